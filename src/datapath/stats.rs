@@ -1,0 +1,223 @@
+//! Per-core counters: per-port RX/TX, drops by named reason, datapath events.
+//!
+//! Each worker owns one [`CoreStats`] and is its only writer; it updates a counter with a
+//! relaxed load and store (a plain add on x86, no locked instruction). Readers (the control
+//! thread) sum relaxed loads over the workers when asked.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+macro_rules! named_enum {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $v:ident = $s:literal,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name { $($(#[$vm])* $v,)* }
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+            /// How many values there are.
+            pub const COUNT: usize = Self::ALL.len();
+            /// The snake_case name operators see.
+            pub const fn name(self) -> &'static str {
+                match self { $($name::$v => $s,)* }
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// Why a packet was dropped. One list for the whole datapath.
+    DropReason {
+        /// Shorter than an Ethernet header, or a VLAN tag cut short.
+        L2Truncated = "l2_truncated",
+        /// An 802.1Q-tagged frame (the fabric is untagged).
+        VlanUnsupported = "vlan_unsupported",
+        /// Ethernet destination neither the port's MAC nor broadcast.
+        L2OtherHost = "l2_other_host",
+        /// An EtherType the router does not handle (neither IPv4, IPv6 nor ARP).
+        EthertypeUnsupported = "ethertype_unsupported",
+        /// ARP shorter than 28 bytes or not Ethernet/IPv4.
+        ArpMalformed = "arp_malformed",
+        /// ARP that needs no answer (target not ours, or a reply already learned from).
+        ArpIgnored = "arp_ignored",
+        /// IP header or payload cut short (buffer shorter than 20/40 bytes or the total length).
+        IpTruncated = "ip_truncated",
+        /// Bad IP version, IHL < 5, or total length < header length.
+        IpMalformed = "ip_malformed",
+        /// IPv4 header with options (IHL > 5) on the fabric.
+        IpOptions = "ip_options",
+        /// An IPv4 fragment addressed to the router.
+        IpFragment = "ip_fragment",
+        /// IPv4 header checksum wrong.
+        IpBadChecksum = "ip_bad_checksum",
+        /// Outer IPv4 destination is not the router's underlay address.
+        NotForUs = "not_for_us",
+        /// Outer IP protocol neither UDP, GRE nor ICMP.
+        ProtoUnsupported = "proto_unsupported",
+        /// UDP shorter than 8 bytes, or its length field inconsistent with the IP payload.
+        UdpMalformed = "udp_malformed",
+        /// UDP to the router on a port with no decapsulation registered.
+        UdpPortUnknown = "udp_port_unknown",
+        /// GRE with checksum/key/sequence bits, a non-zero version, or a protocol other than MPLS.
+        GreUnsupported = "gre_unsupported",
+        /// VXLAN header cut short.
+        VxlanMalformed = "vxlan_malformed",
+        /// VXLAN with the I flag clear.
+        VxlanBadFlags = "vxlan_bad_flags",
+        /// VXLAN VNI mapped to no VRF.
+        UnknownVni = "unknown_vni",
+        /// MPLS header cut short, or not bottom of stack (one label only).
+        MplsMalformed = "mpls_malformed",
+        /// MPLS label mapped to no nexthop.
+        UnknownLabel = "unknown_label",
+        /// Inner Ethernet destination is not the router MAC.
+        InnerL2OtherHost = "inner_l2_other_host",
+        /// Longest prefix match found nothing in the VRF.
+        NoRoute = "no_route",
+        /// The route's nexthop is a discard nexthop.
+        DiscardRoute = "discard_route",
+        /// TTL or hop limit (IP or MPLS) ≤ 1.
+        TtlExpired = "ttl_expired",
+        /// Tunnel endpoint (or gateway) MAC not yet resolved by ARP.
+        ArpUnresolved = "arp_unresolved",
+        /// Addressed to the router (receive nexthop) and not an ICMP echo request.
+        ReceiveUnsupported = "receive_unsupported",
+        /// Nexthop unusable here (e.g. an MPLS label pointing at a tunnel).
+        NexthopUnsupported = "nexthop_unsupported",
+        /// Larger than the outgoing MTU.
+        MtuExceeded = "mtu_exceeded",
+        /// Not enough headroom for the encapsulation, or tailroom for a rewrite.
+        NoHeadroom = "no_headroom",
+        /// A multi-segment packet.
+        MultiSegment = "multi_segment",
+        /// The TX queue was full.
+        TxFull = "tx_full",
+        /// Received on a port the tables do not know (e.g. a vif being removed).
+        UnknownPort = "unknown_port",
+    }
+}
+
+named_enum! {
+    /// Things the datapath did that are not plain forwarding, counted.
+    Event {
+        VxlanDecap = "vxlan_decap",
+        MplsUdpDecap = "mpls_udp_decap",
+        MplsGreDecap = "mpls_gre_decap",
+        VxlanEncap = "vxlan_encap",
+        MplsUdpEncap = "mpls_udp_encap",
+        MplsGreEncap = "mpls_gre_encap",
+        LocalDelivery = "local_delivery",
+        ArpReplied = "arp_replied",
+        ArpRequestSent = "arp_request_sent",
+        ArpLearned = "arp_learned",
+        IcmpEchoReplied = "icmp_echo_replied",
+        IcmpErrorSent = "icmp_error_sent",
+        IcmpRateLimited = "icmp_rate_limited",
+    }
+}
+
+/// A counter with one writer (its worker) and any number of readers.
+#[derive(Default, Debug)]
+#[repr(transparent)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`. Only the owning worker calls this: load + store is not an atomic RMW.
+    #[inline(always)]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+    /// The current value.
+    #[inline]
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+    /// Resets to zero (racy with the writer by design: counters-clear semantics).
+    pub fn clear(&self) {
+        self.0.store(0, Relaxed);
+    }
+}
+
+/// RX/TX counters of one port on one core.
+#[derive(Default, Debug)]
+pub struct PortCounters {
+    pub rx_packets: Counter,
+    pub rx_bytes: Counter,
+    pub tx_packets: Counter,
+    pub tx_bytes: Counter,
+    /// Packets the TX queue refused (also counted as [`DropReason::TxFull`]).
+    pub tx_dropped: Counter,
+}
+
+/// Maximum number of ports (fabric + vifs) the counters cover.
+pub const MAX_PORTS: usize = 256;
+
+/// One worker's counters; cache-line aligned so no two workers share a line.
+#[derive(Debug)]
+#[repr(align(64))]
+pub struct CoreStats {
+    pub ports: Box<[PortCounters]>,
+    pub drops: [Counter; DropReason::COUNT],
+    pub events: [Counter; Event::COUNT],
+}
+
+impl Default for CoreStats {
+    fn default() -> Self {
+        CoreStats {
+            ports: (0..MAX_PORTS).map(|_| PortCounters::default()).collect(),
+            drops: std::array::from_fn(|_| Counter::default()),
+            events: std::array::from_fn(|_| Counter::default()),
+        }
+    }
+}
+
+impl CoreStats {
+    #[inline(always)]
+    pub fn drop(&self, r: DropReason) {
+        self.drops[r as usize].add(1);
+    }
+    #[inline(always)]
+    pub fn event(&self, e: Event) {
+        self.events[e as usize].add(1);
+    }
+    /// The count for one drop reason.
+    pub fn drops_of(&self, r: DropReason) -> u64 {
+        self.drops[r as usize].get()
+    }
+    /// The count for one event.
+    pub fn events_of(&self, e: Event) -> u64 {
+        self.events[e as usize].get()
+    }
+    /// Port counters of port `p` (None when out of range).
+    #[inline(always)]
+    pub fn port(&self, p: usize) -> Option<&PortCounters> {
+        self.ports.get(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for r in DropReason::ALL {
+            assert!(seen.insert(r.name()), "duplicate {}", r.name());
+            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+        }
+        assert_eq!(DropReason::ALL[DropReason::TxFull as usize], DropReason::TxFull);
+    }
+
+    #[test]
+    fn counters_add_and_clear() {
+        let s = CoreStats::default();
+        s.drop(DropReason::NoRoute);
+        s.drop(DropReason::NoRoute);
+        s.event(Event::ArpReplied);
+        assert_eq!(s.drops_of(DropReason::NoRoute), 2);
+        assert_eq!(s.events_of(Event::ArpReplied), 1);
+        s.drops[DropReason::NoRoute as usize].clear();
+        assert_eq!(s.drops_of(DropReason::NoRoute), 0);
+    }
+}
