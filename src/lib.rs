@@ -4,4 +4,4 @@ pub mod tables;
 pub mod datapath;
 pub mod dpdk;
 pub mod control;
-pub mod worker;
+//TMP pub mod worker;

@@ -1,1 +1,126 @@
+//! The per-lcore run-to-completion loop: poll every RX queue this worker owns, run the
+//! pipeline over each burst, buffer the results per output port, flush on fill or timer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use crate::datapath::{CoreStats, DropReason, Packet};
+use crate::dpdk::{tsc, tsc_hz, Burst, RxQueue, TxBuffer, BURST_SIZE};
+use crate::tables::rcu::Published;
+use crate::tables::{PortIdx, Tables};
+
+/// Empty polls in a row before an idle worker may sleep.
+const IDLE_POLLS_BEFORE_SLEEP: u32 = 64;
+/// TX buffers are flushed at least this often (µs), so a lone packet is not held back.
+const TX_DRAIN_US: u64 = 100;
+
+/// Everything one worker owns.
+pub struct Worker {
+    /// Reader slot in the RCU publication.
+    pub id: usize,
+    pub tables: Arc<Published<Tables>>,
+    pub stats: Arc<CoreStats>,
+    /// The RX queues it polls, with the port index the tables know them by.
+    pub rx: Vec<(PortIdx, RxQueue)>,
+    /// One TX buffer per port, indexed by port index.
+    pub tx: Vec<TxBuffer>,
+    pub stop: Arc<AtomicBool>,
+    /// Sleep this long when idle (0: pure busy polling).
+    pub idle_sleep_us: u64,
+}
+
+impl Worker {
+    /// Runs until `stop` is set. Returns 0 (the lcore exit status).
+    pub fn run(mut self) -> i32 {
+        let hz = tsc_hz();
+        let mut ctx = CoreCtx::new(self.stats.clone(), hz);
+        let drain_ticks = hz / 1_000_000 * TX_DRAIN_US;
+        let mut burst = Burst::new();
+        let mut verdicts = [Verdict::Drop(DropReason::TxFull); BURST_SIZE];
+        let mut last_drain = tsc();
+        let mut idle = 0u32;
+        self.tables.online(self.id);
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = tsc();
+            ctx.set_now(now);
+            // One atomic load per loop; the reference is dropped before `quiescent` below.
+            let t = self.tables.read();
+            let mut got = 0;
+            for (port, rxq) in self.rx.iter_mut() {
+                let n = rxq.rx_burst(&mut burst);
+                if n == 0 {
+                    continue;
+                }
+                got += n;
+                if let Some(pc) = self.stats.port(usize::from(*port)) {
+                    pc.rx_packets.add(n as u64);
+                    pc.rx_bytes.add(burst.as_slice().iter().map(|m| m.len() as u64).sum());
+                }
+                process_burst(&mut ctx, t, *port, burst.as_mut_slice(), &mut verdicts[..n]);
+                for (m, v) in burst.drain().zip(verdicts.iter()) {
+                    match *v {
+                        Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
+                        Verdict::Drop(_) => drop(m),
+                    }
+                }
+            }
+            if now.wrapping_sub(last_drain) >= drain_ticks {
+                self.flush_all();
+                last_drain = now;
+            }
+            self.tables.quiescent(self.id);
+            if got == 0 && self.idle_sleep_us > 0 {
+                idle += 1;
+                if idle >= IDLE_POLLS_BEFORE_SLEEP {
+                    self.flush_all();
+                    self.tables.offline(self.id);
+                    std::thread::sleep(Duration::from_micros(self.idle_sleep_us));
+                    self.tables.online(self.id);
+                }
+            } else {
+                idle = 0;
+            }
+        }
+        self.flush_all();
+        self.tables.offline(self.id);
+        0
+    }
+
+    fn flush_all(&mut self) {
+        for (port, txb) in self.tx.iter_mut().enumerate() {
+            if !txb.is_empty() {
+                let (_, dropped) = txb.flush();
+                count_tx_drops(&self.stats, port, dropped);
+            }
+        }
+    }
+}
+
+#[inline]
+fn send(stats: &CoreStats, tx: &mut [TxBuffer], out: PortIdx, m: crate::dpdk::Mbuf) {
+    let Some(txb) = tx.get_mut(usize::from(out)) else {
+        stats.count_drop(DropReason::UnknownPort);
+        return;
+    };
+    if let Some(pc) = stats.port(usize::from(out)) {
+        pc.tx_packets.add(1);
+        pc.tx_bytes.add(m.len() as u64);
+    }
+    let (_, dropped) = txb.push(m);
+    count_tx_drops(stats, usize::from(out), dropped);
+}
+
+/// Packets the TX queue refused: counted in the port's tx_dropped (they were counted in
+/// tx_packets when queued) and as a drop reason.
+#[inline]
+fn count_tx_drops(stats: &CoreStats, port: usize, dropped: usize) {
+    if dropped > 0 {
+        if let Some(pc) = stats.port(port) {
+            pc.tx_dropped.add(dropped as u64);
+            pc.tx_packets.add((dropped as u64).wrapping_neg());
+        }
+        stats.drops[DropReason::TxFull as usize].add(dropped as u64);
+    }
+}

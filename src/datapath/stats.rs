@@ -173,7 +173,7 @@ impl Default for CoreStats {
 
 impl CoreStats {
     #[inline(always)]
-    pub fn drop(&self, r: DropReason) {
+    pub fn count_drop(&self, r: DropReason) {
         self.drops[r as usize].add(1);
     }
     #[inline(always)]
@@ -204,7 +204,7 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in DropReason::ALL {
             assert!(seen.insert(r.name()), "duplicate {}", r.name());
-            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         }
         assert_eq!(DropReason::ALL[DropReason::TxFull as usize], DropReason::TxFull);
     }
@@ -212,8 +212,8 @@ mod tests {
     #[test]
     fn counters_add_and_clear() {
         let s = CoreStats::default();
-        s.drop(DropReason::NoRoute);
-        s.drop(DropReason::NoRoute);
+        s.count_drop(DropReason::NoRoute);
+        s.count_drop(DropReason::NoRoute);
         s.event(Event::ArpReplied);
         assert_eq!(s.drops_of(DropReason::NoRoute), 2);
         assert_eq!(s.events_of(Event::ArpReplied), 1);

@@ -1,1 +1,166 @@
+//! The forwarding state workers read: ports, VRFs and their FIBs, nexthops, the VNI and MPLS
+//! label maps, underlay neighbours. Built by the control plane, published RCU-style
+//! ([`rcu`]), read-only to workers except for the neighbour MACs, which ARP fills in
+//! lock-free.
 
+pub mod lpm;
+pub mod neighbor;
+pub mod rcu;
+
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+
+pub use lpm::{Lpm4, Lpm6, NhIdx};
+pub use neighbor::NeighborTable;
+
+/// Ethernet address.
+pub type MacAddr = [u8; 6];
+
+/// Index of a port in [`Tables::ports`]: 0 is the fabric, then the vifs.
+pub type PortIdx = u16;
+/// The fabric port's index.
+pub const FABRIC: PortIdx = 0;
+/// Highest VRF id + 1.
+pub const MAX_VRFS: usize = 4096;
+
+/// Tunnel encapsulations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encap {
+    /// VXLAN (RFC 7348) over UDP 4789.
+    Vxlan,
+    /// MPLS over UDP 6635 (RFC 7510).
+    MplsUdp,
+    /// MPLS over GRE (RFC 4023), 4-byte GRE header.
+    MplsGre,
+}
+
+impl Encap {
+    /// Bytes the encapsulation adds in front of the inner IP packet, outer Ethernet included.
+    /// VXLAN keeps the inner Ethernet header, so its figure counts it too.
+    pub const fn overhead(self) -> usize {
+        match self {
+            Encap::Vxlan => 14 + 20 + 8 + 8 + 14,
+            Encap::MplsUdp => 14 + 20 + 8 + 4,
+            Encap::MplsGre => 14 + 20 + 4 + 4,
+        }
+    }
+}
+
+/// A tunnel nexthop: where and how to encapsulate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tunnel {
+    pub encap: Encap,
+    /// Remote endpoint (underlay).
+    pub dst: Ipv4Addr,
+    /// VNI (VXLAN) or label (MPLS) to push.
+    pub key: u32,
+    /// VXLAN: the inner destination MAC.
+    pub inner_mac: MacAddr,
+    /// Index in the neighbour table of the underlay next hop (the endpoint or the gateway).
+    pub neighbor: u32,
+}
+
+/// What to do with a packet once its destination is known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Nexthop {
+    /// Drop it, counted.
+    Discard,
+    /// The router itself: answer ICMP echo, drop the rest, counted.
+    Receive,
+    /// Deliver to a vif.
+    Interface { port: PortIdx, dst_mac: MacAddr },
+    /// Encapsulate toward a remote endpoint.
+    Tunnel(Tunnel),
+}
+
+/// What a port is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortKind {
+    Fabric,
+    Vif {
+        vrf: u16,
+        /// The VM's MAC.
+        vm_mac: MacAddr,
+        /// The VM's IPv4 addresses (its own ARP probes are not answered).
+        vm_ipv4: Vec<Ipv4Addr>,
+    },
+}
+
+/// One port (fabric or vif).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    pub name: String,
+    pub kind: PortKind,
+    /// Largest IP packet (bytes, without Ethernet) the port sends.
+    pub mtu: u16,
+}
+
+/// One VRF: its FIBs and the addresses the router uses in it.
+#[derive(Clone, Debug)]
+pub struct Vrf {
+    pub id: u16,
+    pub fib4: Lpm4,
+    pub fib6: Lpm6,
+    /// Source of ICMP errors the router sends in this VRF.
+    pub router_ip: Ipv4Addr,
+}
+
+/// The underlay side of the router.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fabric {
+    pub ip: Ipv4Addr,
+    pub prefix_len: u8,
+    pub mac: MacAddr,
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// Decapsulations selected by UDP destination port (a registry, VPP-style).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UdpDecap {
+    Vxlan,
+    MplsUdp,
+}
+
+/// The whole forwarding state, as one published snapshot.
+#[derive(Debug)]
+pub struct Tables {
+    /// The router's MAC toward VMs.
+    pub router_mac: MacAddr,
+    pub fabric: Fabric,
+    /// Indexed by [`PortIdx`].
+    pub ports: Vec<Port>,
+    /// Indexed by VRF id; `None` where no VRF is defined.
+    pub vrfs: Vec<Option<Vrf>>,
+    pub nexthops: Vec<Nexthop>,
+    pub vni_to_vrf: HashMap<u32, u16>,
+    pub labels: HashMap<u32, NhIdx>,
+    /// UDP destination port → decapsulation.
+    pub udp_decap: Vec<(u16, UdpDecap)>,
+    /// Shared by every snapshot, so learned MACs survive a table swap.
+    pub neighbors: std::sync::Arc<NeighborTable>,
+    /// ICMP errors per second per worker.
+    pub icmp_rate: u32,
+}
+
+impl Tables {
+    /// The VRF with this id.
+    #[inline]
+    pub fn vrf(&self, id: u16) -> Option<&Vrf> {
+        self.vrfs.get(usize::from(id))?.as_ref()
+    }
+
+    /// The nexthop at this index.
+    #[inline]
+    pub fn nexthop(&self, idx: NhIdx) -> Option<&Nexthop> {
+        self.nexthops.get(idx as usize)
+    }
+
+    /// The decapsulation registered for UDP port `port`.
+    #[inline]
+    pub fn udp_decap(&self, port: u16) -> Option<UdpDecap> {
+        self.udp_decap
+            .iter()
+            .find(|(p, _)| *p == port)
+            .map(|(_, d)| *d)
+    }
+}

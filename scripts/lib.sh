@@ -1,0 +1,336 @@
+# shellcheck shell=bash
+# Shared helpers for the vrouter test scripts (topology, router, VM, checks).
+# Source it; it sets no shell options of its own.
+#
+# Topology (see docs and scripts/topo.sh):
+#
+#   netns vr-vm                netns vr-node              netns vr-remote
+#   vmtap0 (kernel)            vrouter                    rmt-fab 203.0.113.2/24
+#    198.51.100.2/24            fabric: af_packet vr-fab ==veth== rmt-fab
+#    2001:db8:100::2/64         vif vm1: vhost-user        vx100 (VXLAN 100, kernel)
+#     |                          server E2E_DIR/vm1.sock     198.51.100.1/24
+#   dpdk-testpmd (the "VM"):     ^                           2001:db8:100::1/64
+#    net_tap0 <-io-> net_virtio_user0 --------+
+
+# ----------------------------------------------------------------------------- names
+E2E_DIR=${E2E_DIR:-/tmp/vrouter-e2e}
+NS_NODE=vr-node
+NS_REMOTE=vr-remote
+NS_VM=vr-vm
+VHOST_SOCK=$E2E_DIR/vm1.sock
+ROUTER_MAC=00:00:5e:00:01:00
+VM_MAC=02:00:00:00:01:02
+REMOTE_VX_MAC=02:00:00:00:02:01
+PY=/usr/bin/python3          # Debian's python3 with python3-scapy (not a pyenv one)
+
+SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
+
+# cargo from rustup when not on PATH
+if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
+    PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# ----------------------------------------------------------------------------- output
+_C_RED='' _C_GRN='' _C_RST=''
+if [[ -t 1 ]]; then _C_RED=$'\e[31m' _C_GRN=$'\e[32m' _C_RST=$'\e[0m'; fi
+N_PASS=0
+N_FAIL=0
+log()  { printf '[%s] %s\n' "${LOG_TAG:-e2e}" "$*"; }
+pass() { N_PASS=$((N_PASS + 1)); printf '%sPASS%s %s\n' "$_C_GRN" "$_C_RST" "$*"; }
+fail() { N_FAIL=$((N_FAIL + 1)); printf '%sFAIL%s %s\n' "$_C_RED" "$_C_RST" "$*"; }
+die()  { printf '[%s] ERROR: %s\n' "${LOG_TAG:-e2e}" "$*" >&2; exit 1; }
+
+# check "description" cmd args...: runs the command, its output indented, PASS/FAIL.
+check() {
+    local desc=$1 out rc
+    shift
+    out=$("$@" 2>&1) && rc=0 || rc=$?
+    if ((rc == 0)); then
+        pass "$desc"
+        [[ -n ${VERBOSE:-} && -n $out ]] && printf '%s\n' "$out" | sed 's/^/    /'
+    else
+        fail "$desc (exit $rc)"
+        [[ -n $out ]] && printf '%s\n' "$out" | tail -40 | sed 's/^/    /'
+    fi
+    return 0
+}
+
+# wait_until TIMEOUT_S DESCRIPTION cmd args...: polls every 0.1 s.
+wait_until() {
+    local timeout=$1 desc=$2 deadline
+    shift 2
+    deadline=$((SECONDS + timeout))
+    until "$@" >/dev/null 2>&1; do
+        if ((SECONDS >= deadline)); then
+            log "timed out after ${timeout}s waiting for: $desc"
+            return 1
+        fi
+        sleep 0.1
+    done
+}
+
+pid_alive() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# stop_pid PID NAME [SIGNAL] [TIMEOUT_S]: signal one process we started, wait for it,
+# SIGKILL after the timeout. Returns the process's exit status when we are its parent
+# (wait), else 0. Prints nothing when the process is already gone.
+stop_pid() {
+    local pid=$1 name=$2 sig=${3:-TERM} timeout=${4:-10} deadline rc=0
+    pid_alive "$pid" || { wait "$pid" 2>/dev/null || rc=$?; return $rc; }
+    kill -s "$sig" "$pid" 2>/dev/null || true
+    deadline=$((SECONDS + timeout))
+    while pid_alive "$pid" && ((SECONDS < deadline)); do sleep 0.1; done
+    if pid_alive "$pid"; then
+        # kill -0 also succeeds on a zombie child: wait reaps it at once.
+        if [[ -d /proc/$pid ]] && ! grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null; then
+            log "$name (pid $pid) did not exit within ${timeout}s after SIG$sig: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    return $rc
+}
+
+in_ns() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+ns_exists() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+link_in_ns() { ip -n "$1" link show "$2" >/dev/null 2>&1; }
+
+# ----------------------------------------------------------------------------- topology
+# offloads_off NS DEV: checksum/segmentation offloads off, so af_packet and the TAP see
+# plain, fully checksummed frames. Features a device does not have are skipped.
+offloads_off() {
+    local ns=$1 dev=$2 f
+    for f in tx rx tso gso gro; do
+        in_ns "$ns" ethtool -K "$dev" "$f" off >/dev/null 2>&1 || true
+    done
+    if in_ns "$ns" ethtool -k "$dev" 2>/dev/null | grep -Eq '^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload): on'; then
+        log "warning: offloads still on for $dev in $ns:"
+        in_ns "$ns" ethtool -k "$dev" | grep -E '^(tx-checksumming|tcp-segmentation-offload|generic-segmentation-offload)' >&2
+    fi
+}
+
+# topo_up: creates (or completes) the namespaces, the veth and the VXLAN device. Idempotent.
+# The VM side (vmtap0) appears only once the VM (testpmd) runs: see vm_start.
+topo_up() {
+    mkdir -p "$E2E_DIR"
+    local ns
+    for ns in $NS_NODE $NS_REMOTE $NS_VM; do
+        ns_exists "$ns" || ip netns add "$ns"
+        ip -n "$ns" link set lo up
+    done
+    if ! link_in_ns $NS_NODE vr-fab || ! link_in_ns $NS_REMOTE rmt-fab; then
+        ip -n $NS_NODE link del vr-fab 2>/dev/null || true
+        ip -n $NS_REMOTE link del rmt-fab 2>/dev/null || true
+        ip link del vr-fab 2>/dev/null || true    # leftovers in the root namespace
+        ip link del rmt-fab 2>/dev/null || true
+        ip link add vr-fab netns $NS_NODE type veth peer name rmt-fab netns $NS_REMOTE
+    fi
+    # vr-fab: no IP, no IPv6 chatter (the kernel's own frames would reach the router's socket).
+    in_ns $NS_NODE sysctl -qw net.ipv6.conf.vr-fab.disable_ipv6=1
+    in_ns $NS_REMOTE sysctl -qw net.ipv6.conf.rmt-fab.disable_ipv6=1
+    in_ns $NS_REMOTE sysctl -qw net.ipv4.conf.rmt-fab.arp_ignore=1   # answer ARP for rmt-fab's own address only
+    ip -n $NS_NODE link set vr-fab mtu 1500 up
+    ip -n $NS_REMOTE link set rmt-fab mtu 1500 up
+    ip -n $NS_REMOTE addr replace 203.0.113.2/24 dev rmt-fab
+    offloads_off $NS_NODE vr-fab
+    offloads_off $NS_REMOTE rmt-fab
+
+    if ! link_in_ns $NS_REMOTE vx100; then
+        ip -n $NS_REMOTE link add vx100 type vxlan id 100 dstport 4789 \
+            local 203.0.113.2 remote 203.0.113.1 dev rmt-fab
+    fi
+    ip -n $NS_REMOTE link set vx100 address $REMOTE_VX_MAC mtu 1450 up
+    ip -n $NS_REMOTE addr replace 198.51.100.1/24 dev vx100
+    ip -n $NS_REMOTE addr replace 2001:db8:100::1/64 dev vx100 nodad
+    offloads_off $NS_REMOTE vx100
+    # No ND proxy in the router yet: the router MAC, statically.
+    ip -n $NS_REMOTE neigh replace 2001:db8:100::2 lladdr $ROUTER_MAC dev vx100 nud permanent
+}
+
+# topo_down: stops the VM we started (pid file), deletes the namespaces. Idempotent.
+topo_down() {
+    vm_stop
+    local ns
+    for ns in $NS_VM $NS_REMOTE $NS_NODE; do
+        if ns_exists "$ns"; then
+            ip netns del "$ns" || log "warning: cannot delete netns $ns"
+        fi
+    done
+}
+
+topo_status() {
+    local ns
+    for ns in $NS_NODE $NS_REMOTE $NS_VM; do
+        echo "=== netns $ns"
+        if ns_exists "$ns"; then
+            ip -n "$ns" -s link show 2>&1
+            ip -n "$ns" addr show 2>&1 | grep -E '^[0-9]+:|inet'
+            ip -n "$ns" neigh show 2>&1
+        else
+            echo "(absent)"
+        fi
+    done
+}
+
+# ----------------------------------------------------------------------------- the VM
+# dpdk-testpmd in netns vr-vm plays the VM: virtio_user (vhost-user frontend, connects to
+# the router's socket) <-> io forwarding <-> net_tap "vmtap0" (the VM's kernel interface).
+#  -l 0-1 --main-lcore 1: the forwarding lcore is CPU 0, the router's worker is CPU 1 (2 cores).
+#  --in-memory --single-file-segments: no hugepage files left behind; few memory regions for
+#                                      vhost-user (needed with --in-memory).
+#  --total-num-mbufs: testpmd otherwise sizes its pool for 32 ports (~370 MB of hugepages).
+#  --stats-period: keeps testpmd running with stdin at /dev/null.
+#  --no-flush-rx: do not drain RX queues at start.
+VM_PID=
+VM_LOG=$E2E_DIR/testpmd-vm.log
+vm_start() {
+    local sock=${1:-$VHOST_SOCK}
+    mkdir -p "$E2E_DIR"
+    [[ -S $sock ]] || { log "vhost socket $sock missing (start the router first)"; return 1; }
+    ip netns exec $NS_VM dpdk-testpmd -l 0-1 --main-lcore 1 --in-memory --single-file-segments \
+        --file-prefix vrvm --no-pci --log-level=notice \
+        --vdev "net_virtio_user0,path=$sock,queues=1" \
+        --vdev "net_tap0,iface=vmtap0,mac=$VM_MAC" \
+        -- --forward-mode=io --auto-start --stats-period 5 --no-flush-rx \
+        --total-num-mbufs=4096 --rxq=1 --txq=1 \
+        </dev/null >"$VM_LOG" 2>&1 &
+    VM_PID=$!
+    echo "$VM_PID" >"$E2E_DIR/vm.pid"
+    log "VM (dpdk-testpmd) pid $VM_PID, log $VM_LOG"
+    # Configure vmtap0 only once testpmd has started its ports (port start resets the TAP).
+    if ! wait_until 30 "testpmd forwarding" vm_forwarding; then
+        pid_alive "$VM_PID" || log "testpmd exited"
+        tail -30 "$VM_LOG" >&2
+        return 1
+    fi
+    vm_configure
+    local mac
+    mac=$(ip -n $NS_VM -br link show vmtap0 | awk '{print $3}')
+    [[ $mac == "$VM_MAC" ]] || { log "vmtap0 has MAC $mac, expected $VM_MAC"; return 1; }
+}
+vm_forwarding() {
+    pid_alive "$VM_PID" && link_in_ns $NS_VM vmtap0 \
+        && grep -Eq 'start packet forwarding|packet forwarding - ports=' "$VM_LOG"
+}
+
+# vm_configure: addresses, MTU, offloads, static ND entry on vmtap0.
+vm_configure() {
+    ip -n $NS_VM link set vmtap0 down
+    ip -n $NS_VM link set vmtap0 address $VM_MAC mtu 1450
+    offloads_off $NS_VM vmtap0
+    ip -n $NS_VM link set vmtap0 up
+    ip -n $NS_VM addr replace 198.51.100.2/24 dev vmtap0
+    ip -n $NS_VM addr replace 2001:db8:100::2/64 dev vmtap0 nodad
+    ip -n $NS_VM neigh replace 2001:db8:100::1 lladdr $ROUTER_MAC dev vmtap0 nud permanent
+}
+
+# vm_stop: stops the testpmd we started (by the PID we recorded).
+vm_stop() {
+    local pid=${VM_PID:-}
+    [[ -z $pid && -f $E2E_DIR/vm.pid ]] && pid=$(cat "$E2E_DIR/vm.pid")
+    if [[ -n $pid ]] && pid_alive "$pid" \
+        && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dpdk-testpmd* ]]; then
+        stop_pid "$pid" "VM testpmd" INT 10 || true
+    fi
+    rm -f "$E2E_DIR/vm.pid"
+    VM_PID=
+}
+
+# ----------------------------------------------------------------------------- the router
+ROUTER_PID=
+ROUTER_LOG=$E2E_DIR/router.log
+# router_start BIN CONFIG STATS_JSON [extra vrouter options...]: in netns vr-node, EAL with
+# hugepages (vhost-user needs fd-backed memory), in-memory (no files left behind).
+router_start() {
+    local bin=$1 cfg=$2 stats=$3
+    shift 3
+    mkdir -p "$E2E_DIR"
+    rm -f "$stats" "$VHOST_SOCK"
+    ip netns exec $NS_NODE "$bin" -c "$cfg" --idle-sleep-us 50 --stats-json "$stats" "$@" \
+        -- -l 0-1 --in-memory --file-prefix vrnode --no-pci --log-level=warning \
+        </dev/null >"$ROUTER_LOG" 2>&1 &
+    ROUTER_PID=$!
+    echo "$ROUTER_PID" >"$E2E_DIR/router.pid"
+    log "router pid $ROUTER_PID, log $ROUTER_LOG"
+    if ! wait_socket "$VHOST_SOCK" "$ROUTER_PID" 30; then
+        tail -30 "$ROUTER_LOG" >&2
+        return 1
+    fi
+}
+
+# wait_socket PATH PID TIMEOUT_S: until PATH is a socket; fails early when PID exits.
+wait_socket() {
+    local sock=$1 pid=$2 deadline=$((SECONDS + $3))
+    while [[ ! -S $sock ]]; do
+        pid_alive "$pid" || { log "process $pid exited before creating $sock"; return 1; }
+        ((SECONDS < deadline)) || { log "timed out after ${3}s waiting for $sock"; return 1; }
+        sleep 0.1
+    done
+}
+
+# router_stop [TIMEOUT]: SIGTERM and wait; returns the router's exit status.
+router_stop() {
+    local rc=0
+    [[ -n $ROUTER_PID ]] || return 0
+    stop_pid "$ROUTER_PID" router TERM "${1:-15}" || rc=$?
+    ROUTER_PID=
+    rm -f "$E2E_DIR/router.pid"
+    return $rc
+}
+
+# ----------------------------------------------------------------------------- diagnostics
+dump_file() {
+    local f=$1 n=${2:-60}
+    echo "----- $f (last $n lines)"
+    if [[ -f $f ]]; then tail -n "$n" "$f"; else echo "(missing)"; fi
+}
+
+# ----------------------------------------------------------------------------- pcap runs
+# run_router_pcap BIN CONFIG STATS_JSON FILE_PREFIX LOG: runs the router on net_pcap ports for
+# 3 s (--run-for 3), no hugepages, bounded by a 60 s timeout. Returns the router's exit status.
+run_router_pcap() {
+    local bin=$1 cfg=$2 stats=$3 prefix=$4 logf=$5 rc=0
+    rm -f "$stats"
+    timeout -s INT -k 10 60 "$bin" -c "$cfg" --run-for 3 --stats-json "$stats" \
+        -- -l 0-1 --no-huge -m 512 --no-pci --file-prefix "$prefix" --log-level=warning \
+        </dev/null >"$logf" 2>&1 || rc=$?
+    return $rc
+}
+
+# resolve_bin [PATH]: the router binary to test (default target/release/vrouter), absolute.
+resolve_bin() {
+    local bin=${1:-$REPO_ROOT/target/release/vrouter}
+    [[ $bin == /* ]] || bin=$PWD/$bin
+    [[ -x $bin ]] || die "router binary $bin not found or not executable (cargo build --release)"
+    printf '%s\n' "$bin"
+}
+
+# summary NAME: prints "NAME: N passed, N failed" and returns non-zero when any failed.
+summary() {
+    echo "$1: $N_PASS passed, $N_FAIL failed"
+    ((N_FAIL == 0))
+}
+
+# hugepages_free: free 2 MiB hugepages.
+hugepages_free() { cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0; }
+
+# iperf_json_ok FILE: iperf3 client JSON without "error" and with bytes received > 0.
+iperf_json_ok() {
+    $PY - "$1" <<'PYEOF'
+import json, sys
+try:
+    r = json.load(open(sys.argv[1]))
+except Exception as e:
+    sys.exit(f"cannot read iperf3 JSON {sys.argv[1]}: {e}")
+if r.get("error"):
+    sys.exit(f"iperf3 error: {r['error']}")
+end = r.get("end", {})
+rx = end.get("sum_received", {}).get("bytes", 0)
+tx = end.get("sum_sent", {}).get("bytes", 0)
+bps = end.get("sum_received", {}).get("bits_per_second", 0)
+retr = end.get("sum_sent", {}).get("retransmits", "?")
+print(f"sent {tx} B, received {rx} B, {bps / 1e6:.1f} Mbit/s, retransmits {retr}")
+sys.exit(0 if rx > 0 else "no bytes received")
+PYEOF
+}

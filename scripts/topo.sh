@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Namespace topology for the VXLAN end-to-end test and the demo.
+#
+#   scripts/topo.sh up         netns vr-node / vr-remote / vr-vm, veth vr-fab<->rmt-fab,
+#                              kernel VXLAN vx100 in vr-remote (idempotent)
+#   scripts/topo.sh vm-start   start the VM (dpdk-testpmd virtio_user<->net_tap vmtap0 in
+#                              vr-vm) and configure vmtap0; the router (vhost-user server,
+#                              socket /tmp/vrouter-e2e/vm1.sock) must already run
+#   scripts/topo.sh vm-stop    stop that VM
+#   scripts/topo.sh down       stop the VM, delete the namespaces (idempotent)
+#   scripts/topo.sh status     links, addresses and neighbours of the namespaces
+#
+# The router itself, for this topology:
+#   ip netns exec vr-node target/release/vrouter -c scripts/vxlan-demo.toml \
+#       --idle-sleep-us 50 --stats-json /tmp/vrouter-e2e/stats.json \
+#       -- -l 0-1 --in-memory --file-prefix vrnode --log-level=warning
+set -euo pipefail
+LOG_TAG=topo
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+
+case "${1:-}" in
+    up)       topo_up; log "topology up" ;;
+    down)     topo_down; log "topology down" ;;
+    vm-start) vm_start; log "VM running (pid $VM_PID); vmtap0 configured in $NS_VM" ;;
+    vm-stop)  vm_stop; log "VM stopped" ;;
+    status)   topo_status ;;
+    *)        echo "usage: $0 up|down|vm-start|vm-stop|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,628 @@
+//! Pipeline decisions on byte buffers: every path, checked against packets built and parsed
+//! by etherparse (an independent implementation), plus malformed input.
+
+use etherparse::{PacketBuilder, SlicedPacket};
+use proptest::prelude::*;
+use std::sync::Arc;
+use vrouter::control::config::Config;
+use vrouter::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use vrouter::datapath::{CoreStats, DropReason, Event, Packet, VecPacket};
+use vrouter::tables::Tables;
+
+const FABRIC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+const ROUTER_MAC: [u8; 6] = [0, 0, 0x5e, 0, 1, 0];
+const VM_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
+const VM2_MAC: [u8; 6] = [2, 0, 0, 0, 1, 3];
+const REMOTE_INNER_MAC: [u8; 6] = [2, 0, 0, 0, 2, 1];
+const US: [u8; 4] = [203, 0, 113, 1];
+const PEER: [u8; 4] = [203, 0, 113, 2];
+const UNRESOLVED: [u8; 4] = [203, 0, 113, 3];
+const VM: [u8; 4] = [198, 51, 100, 2];
+const VM2: [u8; 4] = [198, 51, 100, 3];
+const REMOTE: [u8; 4] = [198, 51, 100, 1];
+const HZ: u64 = 1_000_000_000;
+
+const CONFIG: &str = r#"
+[fabric]
+dev = "net_null0"
+ip = "203.0.113.1/24"
+mac = "02:00:00:00:00:01"
+[[fabric.neighbor]]
+ip = "203.0.113.2"
+mac = "02:00:00:00:00:02"
+[[vrf]]
+id = 1
+vni = 100
+router_ip = "198.51.100.254"
+[[vif]]
+name = "vm1"
+dev = "net_null1"
+vrf = 1
+mac = "02:00:00:00:01:02"
+ip = ["198.51.100.2", "2001:db8:100::2"]
+[[vif]]
+name = "vm2"
+dev = "net_null2"
+vrf = 1
+mac = "02:00:00:00:01:03"
+ip = ["198.51.100.3"]
+[[nexthop]]
+id = 10
+type = "tunnel"
+encap = "vxlan"
+dst = "203.0.113.2"
+vni = 100
+inner_mac = "02:00:00:00:02:01"
+[[nexthop]]
+id = 11
+type = "interface"
+vif = "vm1"
+[[nexthop]]
+id = 20
+type = "tunnel"
+encap = "mpls-udp"
+dst = "203.0.113.2"
+label = 200
+[[nexthop]]
+id = 21
+type = "tunnel"
+encap = "mpls-gre"
+dst = "203.0.113.2"
+label = 201
+[[nexthop]]
+id = 22
+type = "tunnel"
+encap = "vxlan"
+dst = "203.0.113.3"
+vni = 100
+inner_mac = "02:00:00:00:02:01"
+[[nexthop]]
+id = 30
+type = "discard"
+[[nexthop]]
+id = 31
+type = "receive"
+[[route]]
+vrf = 1
+prefix = "198.51.100.1/32"
+nexthop = 10
+[[route]]
+vrf = 1
+prefix = "198.51.100.20/32"
+nexthop = 20
+[[route]]
+vrf = 1
+prefix = "198.51.100.21/32"
+nexthop = 21
+[[route]]
+vrf = 1
+prefix = "198.51.100.30/32"
+nexthop = 22
+[[route]]
+vrf = 1
+prefix = "198.51.100.40/32"
+nexthop = 30
+[[route]]
+vrf = 1
+prefix = "198.51.100.254/32"
+nexthop = 31
+[[route]]
+vrf = 1
+prefix = "2001:db8:100::1/128"
+nexthop = 10
+[[mpls]]
+label = 300
+nexthop = 11
+"#;
+
+struct Rig {
+    t: Tables,
+    ctx: CoreCtx,
+    stats: Arc<CoreStats>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let t = Config::from_toml(CONFIG).unwrap().build_tables([9; 6]).unwrap();
+        let stats = Arc::new(CoreStats::default());
+        let mut ctx = CoreCtx::new(stats.clone(), HZ);
+        ctx.set_now(HZ);
+        Rig { t, ctx, stats }
+    }
+    fn run(&mut self, port: u16, frame: &[u8]) -> (Verdict, VecPacket) {
+        let mut pkts = [VecPacket::from_bytes(frame)];
+        let mut v = [Verdict::Drop(DropReason::TxFull)];
+        process_burst(&mut self.ctx, &self.t, port, &mut pkts, &mut v);
+        let [p] = pkts;
+        (v[0], p)
+    }
+    fn drops(&self, r: DropReason) -> u64 {
+        self.stats.drops_of(r)
+    }
+}
+
+fn ipv4_checksum_ok(hdr: &[u8]) -> bool {
+    let mut s = 0u32;
+    for c in hdr.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    s == 0xFFFF
+}
+
+/// A VM frame: Ethernet to the router MAC, IPv4/UDP.
+fn vm_udp(src: [u8; 4], dst: [u8; 4], ttl: u8, sport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
+        .ipv4(src, dst, ttl)
+        .udp(sport, 7000)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+/// A VXLAN frame from the peer carrying `inner`.
+fn vxlan_from_peer(vni: u32, flags: u8, inner: &[u8]) -> Vec<u8> {
+    let mut payload = vec![flags, 0, 0, 0];
+    payload.extend_from_slice(&(vni << 8).to_be_bytes());
+    payload.extend_from_slice(inner);
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC)
+        .ipv4(PEER, US, 64)
+        .udp(54321, 4789)
+        .write(&mut out, &payload)
+        .unwrap();
+    // Linux sends VXLAN over IPv4 without a UDP checksum.
+    out[40] = 0;
+    out[41] = 0;
+    out
+}
+
+/// Inner frame from the remote's VXLAN device.
+fn remote_inner(dst: [u8; 4], ttl: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    PacketBuilder::ethernet2(REMOTE_INNER_MAC, ROUTER_MAC)
+        .ipv4(REMOTE, dst, ttl)
+        .udp(5000, 6000)
+        .write(&mut out, payload)
+        .unwrap();
+    out
+}
+
+fn mpls_over(proto_udp: bool, label: u32, mpls_ttl: u8, inner_ip: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    if !proto_udp {
+        payload.extend_from_slice(&[0, 0, 0x88, 0x47]);
+    }
+    payload.extend_from_slice(&((label << 12) | 0x100 | u32::from(mpls_ttl)).to_be_bytes());
+    payload.extend_from_slice(inner_ip);
+    let mut out = Vec::new();
+    let b = PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC).ipv4(PEER, US, 64);
+    if proto_udp {
+        b.udp(50000, 6635).write(&mut out, &payload).unwrap();
+        out[40] = 0;
+        out[41] = 0;
+    } else {
+        b.write(&mut out, etherparse::IpNumber(47), &payload).unwrap();
+    }
+    out
+}
+
+#[test]
+fn vxlan_decap_delivers_to_the_vm() {
+    let mut r = Rig::new();
+    let inner = remote_inner(VM, 64, b"hello vm");
+    let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &inner));
+    assert_eq!(v, Verdict::Tx(1));
+    let out = p.data();
+    assert_eq!(&out[0..6], &VM_MAC);
+    assert_eq!(&out[6..12], &ROUTER_MAC);
+    let s = SlicedPacket::from_ethernet(out).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else { panic!("not ipv4") };
+    assert_eq!(ip.header().ttl(), 63);
+    assert_eq!(ip.header().source(), REMOTE);
+    assert!(ipv4_checksum_ok(&out[14..34]));
+    assert_eq!(&out[42..], b"hello vm");
+    assert_eq!(out.len(), inner.len());
+    assert_eq!(r.stats.events_of(Event::VxlanDecap), 1);
+}
+
+#[test]
+fn vm_to_vxlan_encap() {
+    let mut r = Rig::new();
+    let mut frame = vm_udp(VM, REMOTE, 64, 1234, b"to remote");
+    frame[15] = 0x28; // TOS, copied to the outer header
+    let ip_ck = etherparse::Ipv4Header::from_slice(&frame[14..]).unwrap().0.calc_header_checksum();
+    frame[24..26].copy_from_slice(&ip_ck.to_be_bytes());
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0));
+    let out = p.data();
+    assert_eq!(out.len(), frame.len() + 50);
+    let s = SlicedPacket::from_ethernet(out).unwrap();
+    let Some(etherparse::LinkSlice::Ethernet2(eth)) = s.link else { panic!() };
+    assert_eq!(eth.destination(), PEER_MAC);
+    assert_eq!(eth.source(), FABRIC_MAC);
+    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else { panic!() };
+    let h = ip.header();
+    assert_eq!((h.source(), h.destination(), h.ttl(), h.dont_fragment(), h.identification()), (US, PEER, 64, true, 0));
+    assert_eq!(h.dcp().value() << 2 | h.ecn().value(), 0x28);
+    assert_eq!(h.total_len() as usize, out.len() - 14);
+    assert!(ipv4_checksum_ok(&out[14..34]));
+    let Some(etherparse::TransportSlice::Udp(u)) = s.transport else { panic!() };
+    assert_eq!(u.destination_port(), 4789);
+    assert!(u.source_port() >= 49152);
+    assert_eq!(u.checksum(), 0);
+    assert_eq!(u.length() as usize, out.len() - 34);
+    assert_eq!(&out[42..50], &[0x08, 0, 0, 0, 0, 0, 100, 0]);
+    // Inner frame: rewritten MACs, TTL decremented, checksum still right.
+    let inner = &out[50..];
+    assert_eq!(&inner[0..6], &REMOTE_INNER_MAC);
+    assert_eq!(&inner[6..12], &ROUTER_MAC);
+    assert_eq!(inner[14 + 8], 63);
+    assert!(ipv4_checksum_ok(&inner[14..34]));
+    assert_eq!(&inner[42..], b"to remote");
+    assert_eq!(r.stats.events_of(Event::VxlanEncap), 1);
+
+    // Same flow, same source port; another flow usually another one.
+    let (_, p2) = r.run(1, &frame);
+    assert_eq!(&p2.data()[34..36], &out[34..36]);
+    let ports: std::collections::HashSet<[u8; 2]> = (0..32u16)
+        .map(|i| {
+            let (_, p) = r.run(1, &vm_udp(VM, REMOTE, 64, 2000 + i, b"x"));
+            [p.data()[34], p.data()[35]]
+        })
+        .collect();
+    assert!(ports.len() > 16, "flow entropy too low: {} ports for 32 flows", ports.len());
+}
+
+#[test]
+fn vm_to_mpls_udp_and_gre() {
+    let mut r = Rig::new();
+    for (dst, gre, label) in [([198, 51, 100, 20], false, 200u32), ([198, 51, 100, 21], true, 201)] {
+        let frame = vm_udp(VM, dst, 64, 1234, b"mpls payload");
+        let (v, p) = r.run(1, &frame);
+        assert_eq!(v, Verdict::Tx(0));
+        let out = p.data();
+        let inner_ip = &frame[14..];
+        let hdr = if gre { 4 } else { 8 };
+        assert_eq!(out.len(), 14 + 20 + hdr + 4 + inner_ip.len());
+        assert_eq!(&out[0..6], &PEER_MAC);
+        assert_eq!(out[23], if gre { 47 } else { 17 });
+        assert!(ipv4_checksum_ok(&out[14..34]));
+        if gre {
+            assert_eq!(&out[34..38], &[0, 0, 0x88, 0x47]);
+        } else {
+            assert_eq!(u16::from_be_bytes([out[36], out[37]]), 6635);
+            assert_eq!(&out[40..42], &[0, 0]);
+        }
+        let m = u32::from_be_bytes(out[34 + hdr..38 + hdr].try_into().unwrap());
+        assert_eq!(m >> 12, label);
+        assert_eq!(m & 0x100, 0x100, "bottom of stack");
+        assert_eq!(m & 0xFF, 63, "label TTL = inner TTL after decrement");
+        let ip = &out[38 + hdr..];
+        assert_eq!(ip[8], 63);
+        assert!(ipv4_checksum_ok(&ip[..20]));
+        assert_eq!(&ip[28..], b"mpls payload");
+    }
+    assert_eq!(r.stats.events_of(Event::MplsUdpEncap), 1);
+    assert_eq!(r.stats.events_of(Event::MplsGreEncap), 1);
+}
+
+#[test]
+fn mpls_decap_udp_and_gre() {
+    let mut r = Rig::new();
+    let mut inner = Vec::new();
+    PacketBuilder::ipv4([198, 51, 100, 20], VM, 64).udp(1, 2).write(&mut inner, b"over mpls").unwrap();
+    for udp in [true, false] {
+        let (v, p) = r.run(0, &mpls_over(udp, 300, 64, &inner));
+        assert_eq!(v, Verdict::Tx(1));
+        let out = p.data();
+        assert_eq!(&out[0..6], &VM_MAC);
+        assert_eq!(&out[6..12], &ROUTER_MAC);
+        assert_eq!(&out[12..14], &[0x08, 0x00]);
+        assert_eq!(out.len(), 14 + inner.len());
+        assert_eq!(out[14 + 8], 63);
+        assert!(ipv4_checksum_ok(&out[14..34]));
+        assert_eq!(&out[14 + 28..], b"over mpls");
+    }
+    assert_eq!(r.stats.events_of(Event::MplsUdpDecap), 1);
+    assert_eq!(r.stats.events_of(Event::MplsGreDecap), 1);
+    let (v, _) = r.run(0, &mpls_over(true, 999, 64, &inner));
+    assert_eq!(v, Verdict::Drop(DropReason::UnknownLabel));
+    let (v, _) = r.run(0, &mpls_over(false, 300, 1, &inner));
+    assert_eq!(v, Verdict::Drop(DropReason::TtlExpired));
+}
+
+#[test]
+fn ipv6_both_ways() {
+    let mut r = Rig::new();
+    let vm6 = "2001:db8:100::2".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let rem6 = "2001:db8:100::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC).ipv6(vm6, rem6, 64).udp(1, 2).write(&mut frame, b"v6").unwrap();
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0));
+    let inner = &p.data()[50..];
+    assert_eq!(&inner[12..14], &[0x86, 0xdd]);
+    assert_eq!(inner[14 + 7], 63);
+    let mut back = Vec::new();
+    PacketBuilder::ethernet2(REMOTE_INNER_MAC, ROUTER_MAC).ipv6(rem6, vm6, 5).udp(2, 1).write(&mut back, b"v6").unwrap();
+    let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &back));
+    assert_eq!(v, Verdict::Tx(1));
+    assert_eq!(p.data()[14 + 7], 4);
+    assert_eq!(&p.data()[0..6], &VM_MAC);
+}
+
+fn arp_frame(src_mac: [u8; 6], dst_mac: [u8; 6], op: u16, spa: [u8; 4], tpa: [u8; 4]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4]);
+    f.extend_from_slice(&op.to_be_bytes());
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&spa);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&tpa);
+    f
+}
+
+#[test]
+fn proxy_arp_for_vms() {
+    let mut r = Rig::new();
+    let (v, p) = r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, REMOTE));
+    assert_eq!(v, Verdict::Tx(1));
+    let d = p.data();
+    assert_eq!(&d[0..6], &VM_MAC);
+    assert_eq!(&d[6..12], &ROUTER_MAC);
+    assert_eq!(u16::from_be_bytes([d[20], d[21]]), 2);
+    assert_eq!(&d[22..28], &ROUTER_MAC);
+    assert_eq!(&d[28..32], &REMOTE);
+    assert_eq!(&d[32..38], &VM_MAC);
+    assert_eq!(&d[38..42], &VM);
+    // Not for the VM's own address (duplicate address detection), not for unroutable ones.
+    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, VM)).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 99])).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 40])).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(r.drops(DropReason::ArpIgnored), 3);
+}
+
+#[test]
+fn arp_on_the_fabric_and_inside_vxlan() {
+    let mut r = Rig::new();
+    let (v, p) = r.run(0, &arp_frame(PEER_MAC, [0xff; 6], 1, PEER, US));
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(&p.data()[22..28], &FABRIC_MAC);
+    assert_eq!(&p.data()[28..32], &US);
+    // An ARP request from the remote's VXLAN device for the VM's address.
+    let inner = arp_frame(REMOTE_INNER_MAC, [0xff; 6], 1, REMOTE, VM);
+    let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &inner));
+    assert_eq!(v, Verdict::Tx(0));
+    let d = p.data();
+    assert_eq!(&d[0..6], &PEER_MAC);
+    assert_eq!(&d[6..12], &FABRIC_MAC);
+    assert_eq!(&d[26..30], &US);
+    assert_eq!(&d[30..34], &PEER);
+    assert!(ipv4_checksum_ok(&d[14..34]));
+    assert_eq!(u16::from_be_bytes([d[36], d[37]]), 4789);
+    assert_eq!(&d[42..50], &[0x08, 0, 0, 0, 0, 0, 100, 0]);
+    let a = &d[50 + 14..];
+    assert_eq!(u16::from_be_bytes([a[6], a[7]]), 2);
+    assert_eq!(&a[8..14], &ROUTER_MAC);
+    assert_eq!(&a[14..18], &VM);
+    assert_eq!(&a[24..28], &REMOTE);
+    // The remote's own address is not ours to answer inside the tunnel.
+    let inner = arp_frame(REMOTE_INNER_MAC, [0xff; 6], 1, REMOTE, [198, 51, 100, 20]);
+    assert_eq!(r.run(0, &vxlan_from_peer(100, 0x08, &inner)).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(r.stats.events_of(Event::ArpReplied), 2);
+}
+
+#[test]
+fn unresolved_endpoint_sends_rate_limited_arp_then_learns() {
+    let mut r = Rig::new();
+    let frame = vm_udp(VM, [198, 51, 100, 30], 64, 1, b"x");
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0), "the buffer became an ARP request");
+    let d = p.data();
+    assert_eq!(&d[0..6], &[0xff; 6]);
+    assert_eq!(&d[12..14], &[0x08, 0x06]);
+    assert_eq!(&d[38..42], &UNRESOLVED);
+    assert_eq!(r.drops(DropReason::ArpUnresolved), 1);
+    // Within 100 ms: dropped, no second request.
+    assert_eq!(r.run(1, &frame).0, Verdict::Drop(DropReason::ArpUnresolved));
+    assert_eq!(r.stats.events_of(Event::ArpRequestSent), 1);
+    // The reply teaches the MAC; the next packet is encapsulated toward it.
+    let reply = arp_frame([2, 0, 0, 0, 0, 3], FABRIC_MAC, 2, UNRESOLVED, US);
+    assert_eq!(r.run(0, &reply).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(r.stats.events_of(Event::ArpLearned), 1);
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(&p.data()[0..6], &[2, 0, 0, 0, 0, 3]);
+}
+
+#[test]
+fn ttl_expiry_answers_icmp_time_exceeded_rate_limited() {
+    let mut r = Rig::new();
+    let frame = vm_udp(VM, REMOTE, 1, 1, b"expiring");
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(1), "the error goes back to the VM");
+    let d = p.data();
+    assert_eq!(&d[0..6], &VM_MAC);
+    assert!(ipv4_checksum_ok(&d[14..34]));
+    assert_eq!(&d[26..30], &[198, 51, 100, 254], "source: the VRF's router_ip");
+    assert_eq!(&d[30..34], &VM);
+    assert_eq!(d[34], 11);
+    let icmp = &d[34..];
+    let mut s = 0u32;
+    for c in icmp.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    assert_eq!(s, 0xFFFF, "ICMP checksum");
+    assert_eq!(&icmp[8..8 + 28], &frame[14..14 + 28], "quotes header + 8 bytes");
+    assert_eq!(r.drops(DropReason::TtlExpired), 1);
+    assert_eq!(r.stats.events_of(Event::IcmpErrorSent), 1);
+    // 100 tokens per second: the rest of a flood in the same instant is only counted.
+    for _ in 0..150 {
+        r.run(1, &frame);
+    }
+    assert_eq!(r.stats.events_of(Event::IcmpErrorSent), 100);
+    assert_eq!(r.stats.events_of(Event::IcmpRateLimited), 51);
+    assert_eq!(r.drops(DropReason::TtlExpired), 151);
+}
+
+#[test]
+fn local_delivery_echo_and_discard() {
+    let mut r = Rig::new();
+    let (v, p) = r.run(1, &vm_udp(VM, VM2, 64, 1, b"neighbour"));
+    assert_eq!(v, Verdict::Tx(2));
+    assert_eq!(&p.data()[0..6], &VM2_MAC);
+    assert_eq!(r.stats.events_of(Event::LocalDelivery), 1);
+    assert_eq!(r.run(1, &vm_udp(VM, [198, 51, 100, 40], 64, 1, b"")).0, Verdict::Drop(DropReason::DiscardRoute));
+    assert_eq!(r.run(1, &vm_udp(VM, [198, 51, 100, 99], 64, 1, b"")).0, Verdict::Drop(DropReason::NoRoute));
+    // Ping to the VRF's router address gets an answer, routed back to the VM.
+    let mut ping = Vec::new();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
+        .ipv4(VM, [198, 51, 100, 254], 64)
+        .icmpv4_echo_request(7, 1)
+        .write(&mut ping, b"abcdefgh")
+        .unwrap();
+    let (v, p) = r.run(1, &ping);
+    assert_eq!(v, Verdict::Tx(1));
+    let s = SlicedPacket::from_ethernet(p.data()).unwrap();
+    let Some(etherparse::TransportSlice::Icmpv4(i)) = s.transport else { panic!() };
+    assert_eq!(i.icmp_type(), etherparse::Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader { id: 7, seq: 1 }));
+    assert_eq!(i.checksum(), i.icmp_type().calc_checksum(i.payload()));
+    assert!(ipv4_checksum_ok(&p.data()[14..34]));
+    // Ping to the underlay address from the fabric.
+    let mut uping = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC).ipv4(PEER, US, 64).icmpv4_echo_request(1, 2).write(&mut uping, b"u").unwrap();
+    let (v, p) = r.run(0, &uping);
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(&p.data()[0..6], &PEER_MAC);
+    assert_eq!(&p.data()[30..34], &PEER);
+    assert_eq!(r.stats.events_of(Event::IcmpEchoReplied), 2);
+}
+
+/// One malformed case per reason reachable from the fabric, each checked by name.
+#[test]
+fn malformed_fabric_input_is_counted_by_reason() {
+    use DropReason as R;
+    let inner = remote_inner(VM, 64, b"x");
+    let good = vxlan_from_peer(100, 0x08, &inner);
+    let fix_ck = |f: &mut Vec<u8>| {
+        f[24] = 0;
+        f[25] = 0;
+        let ck = etherparse::Ipv4Header::from_slice(&f[14..]).map(|h| h.0.calc_header_checksum()).unwrap_or(0);
+        f[24..26].copy_from_slice(&ck.to_be_bytes());
+    };
+    let edit = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut v = good.clone();
+        f(&mut v);
+        v
+    };
+    let cases: Vec<(R, Vec<u8>)> = vec![
+        (R::L2Truncated, good[..10].to_vec()),
+        (R::VlanUnsupported, edit(&|f| {
+            f.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+        })),
+        (R::L2OtherHost, edit(&|f| f[0..6].copy_from_slice(&[2, 9, 9, 9, 9, 9]))),
+        (R::EthertypeUnsupported, edit(&|f| f[12..14].copy_from_slice(&[0x88, 0xcc]))),
+        (R::ArpMalformed, edit(&|f| {
+            f[12..14].copy_from_slice(&[0x08, 0x06]);
+            f.truncate(30);
+        })),
+        (R::IpTruncated, good[..30].to_vec()),
+        (R::IpTruncated, edit(&|f| {
+            f[16..18].copy_from_slice(&2000u16.to_be_bytes());
+            fix_ck(f);
+        })),
+        (R::IpMalformed, edit(&|f| {
+            f[14] = 0x55;
+            fix_ck(f);
+        })),
+        (R::IpOptions, edit(&|f| {
+            f[14] = 0x46;
+            f.splice(34..34, [1, 1, 1, 0]);
+            let tl = u16::from_be_bytes([f[16], f[17]]) + 4;
+            f[16..18].copy_from_slice(&tl.to_be_bytes());
+            fix_ck(f);
+        })),
+        (R::IpBadChecksum, edit(&|f| f[24] ^= 0xff)),
+        (R::IpFragment, edit(&|f| {
+            f[20] = 0x20;
+            fix_ck(f);
+        })),
+        (R::NotForUs, edit(&|f| {
+            f[33] = 99;
+            fix_ck(f);
+        })),
+        (R::ProtoUnsupported, edit(&|f| {
+            f[23] = 6;
+            fix_ck(f);
+        })),
+        (R::UdpMalformed, edit(&|f| f[38..40].copy_from_slice(&4u16.to_be_bytes()))),
+        (R::UdpMalformed, edit(&|f| f[38..40].copy_from_slice(&3000u16.to_be_bytes()))),
+        (R::UdpPortUnknown, edit(&|f| f[36..38].copy_from_slice(&9999u16.to_be_bytes()))),
+        (R::VxlanMalformed, edit(&|f| {
+            f.truncate(46);
+            f[16..18].copy_from_slice(&32u16.to_be_bytes());
+            f[38..40].copy_from_slice(&12u16.to_be_bytes());
+            fix_ck(f);
+        })),
+        (R::VxlanBadFlags, vxlan_from_peer(100, 0, &inner)),
+        (R::UnknownVni, vxlan_from_peer(999, 0x08, &inner)),
+        (R::InnerL2OtherHost, vxlan_from_peer(100, 0x08, &{
+            let mut i = inner.clone();
+            i[0..6].copy_from_slice(&[2, 7, 7, 7, 7, 7]);
+            i
+        })),
+        (R::NoRoute, vxlan_from_peer(100, 0x08, &remote_inner([198, 51, 100, 99], 64, b"x"))),
+        (R::MplsMalformed, edit(&|f| {
+            // MPLSoUDP with the S bit clear.
+            *f = mpls_over(true, 300, 64, &f[64..]);
+            f[44] &= !0x01;
+        })),
+        (R::GreUnsupported, edit(&|f| {
+            *f = mpls_over(false, 300, 64, &f[64..]);
+            f[34] = 0x20; // K bit
+        })),
+    ];
+    let mut r = Rig::new();
+    for (i, (reason, frame)) in cases.iter().enumerate() {
+        let (v, _) = r.run(0, frame);
+        assert_eq!(v, Verdict::Drop(*reason), "case {i}");
+    }
+    for reason in DropReason::ALL {
+        let want = cases.iter().filter(|(r, _)| r == reason).count() as u64;
+        assert_eq!(r.drops(*reason), want, "{}", reason.name());
+    }
+    // And the good frame still passes.
+    assert_eq!(r.run(0, &good).0, Verdict::Tx(1));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    /// Random bytes, or a valid frame with random corruption, never panic on either side.
+    #[test]
+    fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                    flips in proptest::collection::vec((0usize..200, any::<u8>()), 0..6),
+                    port in 0u16..4) {
+        let mut r = Rig::new();
+        r.run(port, &bytes);
+        let mut f = vxlan_from_peer(100, 0x08, &remote_inner(VM, 64, b"payload"));
+        for &(i, b) in &flips {
+            if let Some(x) = f.get_mut(i) { *x = b; }
+        }
+        r.run(0, &f);
+        let mut g = vm_udp(VM, REMOTE, 64, 9, b"payload");
+        for &(i, b) in &flips {
+            if let Some(x) = g.get_mut(i) { *x = b; }
+        }
+        r.run(1, &g);
+    }
+}
