@@ -34,6 +34,7 @@ diagnostics() {
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    trap "" PIPE   # a closed stdout (e.g. piped into head) must not stop the cleanup
     [[ -n $IPERF_PID ]] && stop_pid "$IPERF_PID" "iperf3 server" TERM 3 || true
     [[ -n $TCPDUMP_PID ]] && stop_pid "$TCPDUMP_PID" tcpdump TERM 3 || true
     router_stop 10 >/dev/null 2>&1 || true

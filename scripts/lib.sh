@@ -116,36 +116,37 @@ topo_up() {
     mkdir -p "$E2E_DIR"
     local ns
     for ns in $NS_NODE $NS_REMOTE $NS_VM; do
-        ns_exists "$ns" || ip netns add "$ns"
-        ip -n "$ns" link set lo up
+        ns_exists "$ns" || ip netns add "$ns" || return 1
+        ip -n "$ns" link set lo up || return 1
     done
     if ! link_in_ns $NS_NODE vr-fab || ! link_in_ns $NS_REMOTE rmt-fab; then
         ip -n $NS_NODE link del vr-fab 2>/dev/null || true
         ip -n $NS_REMOTE link del rmt-fab 2>/dev/null || true
         ip link del vr-fab 2>/dev/null || true    # leftovers in the root namespace
         ip link del rmt-fab 2>/dev/null || true
-        ip link add vr-fab netns $NS_NODE type veth peer name rmt-fab netns $NS_REMOTE
+        ip link add vr-fab netns $NS_NODE type veth peer name rmt-fab netns $NS_REMOTE || return 1
     fi
     # vr-fab: no IP, no IPv6 chatter (the kernel's own frames would reach the router's socket).
-    in_ns $NS_NODE sysctl -qw net.ipv6.conf.vr-fab.disable_ipv6=1
-    in_ns $NS_REMOTE sysctl -qw net.ipv6.conf.rmt-fab.disable_ipv6=1
-    in_ns $NS_REMOTE sysctl -qw net.ipv4.conf.rmt-fab.arp_ignore=1   # answer ARP for rmt-fab's own address only
-    ip -n $NS_NODE link set vr-fab mtu 1500 up
-    ip -n $NS_REMOTE link set rmt-fab mtu 1500 up
-    ip -n $NS_REMOTE addr replace 203.0.113.2/24 dev rmt-fab
-    offloads_off $NS_NODE vr-fab
-    offloads_off $NS_REMOTE rmt-fab
+    in_ns $NS_NODE sysctl -qw net.ipv6.conf.vr-fab.disable_ipv6=1 || return 1
+    in_ns $NS_REMOTE sysctl -qw net.ipv6.conf.rmt-fab.disable_ipv6=1 || return 1
+    # rmt-fab answers ARP for its own address only
+    in_ns $NS_REMOTE sysctl -qw net.ipv4.conf.rmt-fab.arp_ignore=1 || return 1
+    ip -n $NS_NODE link set vr-fab mtu 1500 up || return 1
+    ip -n $NS_REMOTE link set rmt-fab mtu 1500 up || return 1
+    ip -n $NS_REMOTE addr replace 203.0.113.2/24 dev rmt-fab || return 1
+    offloads_off $NS_NODE vr-fab || return 1
+    offloads_off $NS_REMOTE rmt-fab || return 1
 
     if ! link_in_ns $NS_REMOTE vx100; then
         ip -n $NS_REMOTE link add vx100 type vxlan id 100 dstport 4789 \
-            local 203.0.113.2 remote 203.0.113.1 dev rmt-fab
+            local 203.0.113.2 remote 203.0.113.1 dev rmt-fab || return 1
     fi
-    ip -n $NS_REMOTE link set vx100 address $REMOTE_VX_MAC mtu 1450 up
-    ip -n $NS_REMOTE addr replace 198.51.100.1/24 dev vx100
-    ip -n $NS_REMOTE addr replace 2001:db8:100::1/64 dev vx100 nodad
-    offloads_off $NS_REMOTE vx100
+    ip -n $NS_REMOTE link set vx100 address $REMOTE_VX_MAC mtu 1450 up || return 1
+    ip -n $NS_REMOTE addr replace 198.51.100.1/24 dev vx100 || return 1
+    ip -n $NS_REMOTE addr replace 2001:db8:100::1/64 dev vx100 nodad || return 1
+    offloads_off $NS_REMOTE vx100 || return 1
     # No ND proxy in the router yet: the router MAC, statically.
-    ip -n $NS_REMOTE neigh replace 2001:db8:100::2 lladdr $ROUTER_MAC dev vx100 nud permanent
+    ip -n $NS_REMOTE neigh replace 2001:db8:100::2 lladdr $ROUTER_MAC dev vx100 nud permanent || return 1
 }
 
 # topo_down: stops the VM we started (pid file), deletes the namespaces. Idempotent.
@@ -216,13 +217,13 @@ vm_forwarding() {
 
 # vm_configure: addresses, MTU, offloads, static ND entry on vmtap0.
 vm_configure() {
-    ip -n $NS_VM link set vmtap0 down
-    ip -n $NS_VM link set vmtap0 address $VM_MAC mtu 1450
-    offloads_off $NS_VM vmtap0
-    ip -n $NS_VM link set vmtap0 up
-    ip -n $NS_VM addr replace 198.51.100.2/24 dev vmtap0
-    ip -n $NS_VM addr replace 2001:db8:100::2/64 dev vmtap0 nodad
-    ip -n $NS_VM neigh replace 2001:db8:100::1 lladdr $ROUTER_MAC dev vmtap0 nud permanent
+    ip -n $NS_VM link set vmtap0 down || return 1
+    ip -n $NS_VM link set vmtap0 address $VM_MAC mtu 1450 || return 1
+    offloads_off $NS_VM vmtap0 || return 1
+    ip -n $NS_VM link set vmtap0 up || return 1
+    ip -n $NS_VM addr replace 198.51.100.2/24 dev vmtap0 || return 1
+    ip -n $NS_VM addr replace 2001:db8:100::2/64 dev vmtap0 nodad || return 1
+    ip -n $NS_VM neigh replace 2001:db8:100::1 lladdr $ROUTER_MAC dev vmtap0 nud permanent || return 1
 }
 
 # vm_stop: stops the testpmd we started (by the PID we recorded).

@@ -4,4 +4,4 @@ pub mod tables;
 pub mod datapath;
 pub mod dpdk;
 pub mod control;
-//TMP pub mod worker;
+pub mod worker;

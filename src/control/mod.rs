@@ -1,3 +1,3 @@
 pub mod config;
 pub mod report;
-//TMP pub mod router;
+pub mod router;

@@ -12,7 +12,6 @@ use super::report::{HwCounters, MempoolFigures, Report};
 use crate::datapath::CoreStats;
 use crate::dpdk::{self, Eal, Mempool, Port, PortConf, TxBuffer};
 use crate::tables::rcu::Published;
-use crate::tables::Tables;
 use crate::worker::Worker;
 
 /// Run-time options from the command line.
