@@ -92,10 +92,22 @@ fn inner_frame(dst_mac: [u8; 6], src_mac: [u8; 6], src: [u8; 4], dst: [u8; 4], i
 }
 
 fn vxlan_frame(i: u16) -> Vec<u8> {
-    let inner = inner_frame([0, 0, 0x5e, 0, 1, 0], [2, 0, 0, 0, 2, 1], [198, 51, 100, 1], [198, 51, 100, 2], i);
+    let inner = inner_frame(
+        [0, 0, 0x5e, 0, 1, 0],
+        [2, 0, 0, 0, 2, 1],
+        [198, 51, 100, 1],
+        [198, 51, 100, 2],
+        i,
+    );
     let mut f = Vec::new();
     f.extend_from_slice(&[2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00]);
-    ipv4_header(&mut f, [203, 0, 113, 2], [203, 0, 113, 1], 17, 8 + 8 + inner.len());
+    ipv4_header(
+        &mut f,
+        [203, 0, 113, 2],
+        [203, 0, 113, 1],
+        17,
+        8 + 8 + inner.len(),
+    );
     f.extend_from_slice(&(50000 + i).to_be_bytes());
     f.extend_from_slice(&4789u16.to_be_bytes());
     f.extend_from_slice(&((8 + 8 + inner.len()) as u16).to_be_bytes());
@@ -105,13 +117,20 @@ fn vxlan_frame(i: u16) -> Vec<u8> {
 }
 
 fn run_path(c: &mut Criterion, name: &str, port: u16, templates: Vec<Vec<u8>>, expect: Verdict) {
-    let t: Tables = Config::from_toml(CONFIG).unwrap().build_tables([2, 0, 0, 0, 0, 1]).unwrap();
+    let t: Tables = Config::from_toml(CONFIG)
+        .unwrap()
+        .build_tables([2, 0, 0, 0, 0, 1])
+        .unwrap();
     let mut ctx = CoreCtx::new(Arc::new(CoreStats::default()), 1_000_000_000);
     let mut pkts: Vec<VecPacket> = templates.iter().map(|f| VecPacket::from_bytes(f)).collect();
     let mut verdicts = [Verdict::Drop(DropReason::TxFull); BURST];
     // Check the path really is the one named before timing it.
     process_burst(&mut ctx, &t, port, &mut pkts, &mut verdicts);
-    assert!(verdicts.iter().all(|v| *v == expect), "{name}: {:?}", verdicts[0]);
+    assert!(
+        verdicts.iter().all(|v| *v == expect),
+        "{name}: {:?}",
+        verdicts[0]
+    );
     let mut g = c.benchmark_group("pipeline");
     g.throughput(Throughput::Elements(BURST as u64));
     g.bench_function(name, |b| {
@@ -142,11 +161,27 @@ fn benches(c: &mut Criterion) {
     let decap: Vec<Vec<u8>> = (0..BURST as u16).map(vxlan_frame).collect();
     run_path(c, "vxlan_decap_to_vif", 0, decap, Verdict::Tx(1));
     let encap: Vec<Vec<u8>> = (0..BURST as u16)
-        .map(|i| inner_frame([0, 0, 0x5e, 0, 1, 0], [2, 0, 0, 0, 1, 2], [198, 51, 100, 2], [198, 51, 100, 1], i))
+        .map(|i| {
+            inner_frame(
+                [0, 0, 0x5e, 0, 1, 0],
+                [2, 0, 0, 0, 1, 2],
+                [198, 51, 100, 2],
+                [198, 51, 100, 1],
+                i,
+            )
+        })
         .collect();
     run_path(c, "vif_to_vxlan_encap", 1, encap, Verdict::Tx(0));
     let mpls: Vec<Vec<u8>> = (0..BURST as u16)
-        .map(|i| inner_frame([0, 0, 0x5e, 0, 1, 0], [2, 0, 0, 0, 1, 2], [198, 51, 100, 2], [203, 0, 113, 200], i))
+        .map(|i| {
+            inner_frame(
+                [0, 0, 0x5e, 0, 1, 0],
+                [2, 0, 0, 0, 1, 2],
+                [198, 51, 100, 2],
+                [203, 0, 113, 200],
+                i,
+            )
+        })
         .collect();
     run_path(c, "vif_to_mpls_udp_encap", 1, mpls, Verdict::Tx(0));
 }

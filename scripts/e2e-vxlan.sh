@@ -142,6 +142,8 @@ m = s.get("mempool", {})
 print(f"    mempool: in_use_at_start={m.get('in_use_at_start')} in_use_at_exit={m.get('in_use_at_exit')} capacity={m.get('capacity')}")
 print("    events: " + ", ".join(f"{k}={v}" for k, v in s.get("events", {}).items() if v))
 print("    drops:  " + (", ".join(f"{k}={v}" for k, v in s.get("drops", {}).items() if v) or "none"))
+for p in s.get("ports", []):
+    print(f"    port {p['name']}: rx {p['rx_packets']} tx {p['tx_packets']} tx_dropped {p['tx_dropped']} hw_imissed {p['hw_imissed']}")
 PYEOF
 
 summary e2e-vxlan

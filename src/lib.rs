@@ -1,7 +1,7 @@
 //! vrouter: a DPDK poll-mode overlay virtual router.
-pub mod wire;
-pub mod tables;
+pub mod control;
 pub mod datapath;
 pub mod dpdk;
-pub mod control;
+pub mod tables;
+pub mod wire;
 pub mod worker;

@@ -7,7 +7,11 @@ use vrouter::control::router::{run, Options};
 
 /// DPDK poll-mode overlay virtual router (VXLAN, MPLSoUDP, MPLSoGRE → per-VRF routing → vhost-user).
 #[derive(Parser, Debug)]
-#[command(version, about, after_help = "Arguments after `--` go to DPDK's EAL, e.g.: vrouter -c vrouter.toml -- -l 0-1 --in-memory")]
+#[command(
+    version,
+    about,
+    after_help = "Arguments after `--` go to DPDK's EAL, e.g.: vrouter -c vrouter.toml -- -l 0-1 --in-memory"
+)]
 struct Cli {
     /// TOML configuration file (see docs/CONFIG.md).
     #[arg(short, long)]

@@ -56,7 +56,8 @@ impl Worker {
                 got += n;
                 if let Some(pc) = self.stats.port(usize::from(*port)) {
                     pc.rx_packets.add(n as u64);
-                    pc.rx_bytes.add(burst.as_slice().iter().map(|m| m.len() as u64).sum());
+                    pc.rx_bytes
+                        .add(burst.as_slice().iter().map(|m| m.len() as u64).sum());
                 }
                 process_burst(&mut ctx, t, *port, burst.as_mut_slice(), &mut verdicts[..n]);
                 for (m, v) in burst.drain().zip(verdicts.iter()) {

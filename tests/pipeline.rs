@@ -124,7 +124,10 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
-        let t = Config::from_toml(CONFIG).unwrap().build_tables([9; 6]).unwrap();
+        let t = Config::from_toml(CONFIG)
+            .unwrap()
+            .build_tables([9; 6])
+            .unwrap();
         let stats = Arc::new(CoreStats::default());
         let mut ctx = CoreCtx::new(stats.clone(), HZ);
         ctx.set_now(HZ);
@@ -206,7 +209,8 @@ fn mpls_over(proto_udp: bool, label: u32, mpls_ttl: u8, inner_ip: &[u8]) -> Vec<
         out[40] = 0;
         out[41] = 0;
     } else {
-        b.write(&mut out, etherparse::IpNumber(47), &payload).unwrap();
+        b.write(&mut out, etherparse::IpNumber(47), &payload)
+            .unwrap();
     }
     out
 }
@@ -221,7 +225,9 @@ fn vxlan_decap_delivers_to_the_vm() {
     assert_eq!(&out[0..6], &VM_MAC);
     assert_eq!(&out[6..12], &ROUTER_MAC);
     let s = SlicedPacket::from_ethernet(out).unwrap();
-    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else { panic!("not ipv4") };
+    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else {
+        panic!("not ipv4")
+    };
     assert_eq!(ip.header().ttl(), 63);
     assert_eq!(ip.header().source(), REMOTE);
     assert!(ipv4_checksum_ok(&out[14..34]));
@@ -235,23 +241,41 @@ fn vm_to_vxlan_encap() {
     let mut r = Rig::new();
     let mut frame = vm_udp(VM, REMOTE, 64, 1234, b"to remote");
     frame[15] = 0x28; // TOS, copied to the outer header
-    let ip_ck = etherparse::Ipv4Header::from_slice(&frame[14..]).unwrap().0.calc_header_checksum();
+    let ip_ck = etherparse::Ipv4Header::from_slice(&frame[14..])
+        .unwrap()
+        .0
+        .calc_header_checksum();
     frame[24..26].copy_from_slice(&ip_ck.to_be_bytes());
     let (v, p) = r.run(1, &frame);
     assert_eq!(v, Verdict::Tx(0));
     let out = p.data();
     assert_eq!(out.len(), frame.len() + 50);
     let s = SlicedPacket::from_ethernet(out).unwrap();
-    let Some(etherparse::LinkSlice::Ethernet2(eth)) = s.link else { panic!() };
+    let Some(etherparse::LinkSlice::Ethernet2(eth)) = s.link else {
+        panic!()
+    };
     assert_eq!(eth.destination(), PEER_MAC);
     assert_eq!(eth.source(), FABRIC_MAC);
-    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else { panic!() };
+    let Some(etherparse::NetSlice::Ipv4(ip)) = s.net else {
+        panic!()
+    };
     let h = ip.header();
-    assert_eq!((h.source(), h.destination(), h.ttl(), h.dont_fragment(), h.identification()), (US, PEER, 64, true, 0));
+    assert_eq!(
+        (
+            h.source(),
+            h.destination(),
+            h.ttl(),
+            h.dont_fragment(),
+            h.identification()
+        ),
+        (US, PEER, 64, true, 0)
+    );
     assert_eq!(h.dcp().value() << 2 | h.ecn().value(), 0x28);
     assert_eq!(h.total_len() as usize, out.len() - 14);
     assert!(ipv4_checksum_ok(&out[14..34]));
-    let Some(etherparse::TransportSlice::Udp(u)) = s.transport else { panic!() };
+    let Some(etherparse::TransportSlice::Udp(u)) = s.transport else {
+        panic!()
+    };
     assert_eq!(u.destination_port(), 4789);
     assert!(u.source_port() >= 49152);
     assert_eq!(u.checksum(), 0);
@@ -275,13 +299,20 @@ fn vm_to_vxlan_encap() {
             [p.data()[34], p.data()[35]]
         })
         .collect();
-    assert!(ports.len() > 16, "flow entropy too low: {} ports for 32 flows", ports.len());
+    assert!(
+        ports.len() > 16,
+        "flow entropy too low: {} ports for 32 flows",
+        ports.len()
+    );
 }
 
 #[test]
 fn vm_to_mpls_udp_and_gre() {
     let mut r = Rig::new();
-    for (dst, gre, label) in [([198, 51, 100, 20], false, 200u32), ([198, 51, 100, 21], true, 201)] {
+    for (dst, gre, label) in [
+        ([198, 51, 100, 20], false, 200u32),
+        ([198, 51, 100, 21], true, 201),
+    ] {
         let frame = vm_udp(VM, dst, 64, 1234, b"mpls payload");
         let (v, p) = r.run(1, &frame);
         assert_eq!(v, Verdict::Tx(0));
@@ -315,7 +346,10 @@ fn vm_to_mpls_udp_and_gre() {
 fn mpls_decap_udp_and_gre() {
     let mut r = Rig::new();
     let mut inner = Vec::new();
-    PacketBuilder::ipv4([198, 51, 100, 20], VM, 64).udp(1, 2).write(&mut inner, b"over mpls").unwrap();
+    PacketBuilder::ipv4([198, 51, 100, 20], VM, 64)
+        .udp(1, 2)
+        .write(&mut inner, b"over mpls")
+        .unwrap();
     for udp in [true, false] {
         let (v, p) = r.run(0, &mpls_over(udp, 300, 64, &inner));
         assert_eq!(v, Verdict::Tx(1));
@@ -339,17 +373,31 @@ fn mpls_decap_udp_and_gre() {
 #[test]
 fn ipv6_both_ways() {
     let mut r = Rig::new();
-    let vm6 = "2001:db8:100::2".parse::<std::net::Ipv6Addr>().unwrap().octets();
-    let rem6 = "2001:db8:100::1".parse::<std::net::Ipv6Addr>().unwrap().octets();
+    let vm6 = "2001:db8:100::2"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let rem6 = "2001:db8:100::1"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
     let mut frame = Vec::new();
-    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC).ipv6(vm6, rem6, 64).udp(1, 2).write(&mut frame, b"v6").unwrap();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
+        .ipv6(vm6, rem6, 64)
+        .udp(1, 2)
+        .write(&mut frame, b"v6")
+        .unwrap();
     let (v, p) = r.run(1, &frame);
     assert_eq!(v, Verdict::Tx(0));
     let inner = &p.data()[50..];
     assert_eq!(&inner[12..14], &[0x86, 0xdd]);
     assert_eq!(inner[14 + 7], 63);
     let mut back = Vec::new();
-    PacketBuilder::ethernet2(REMOTE_INNER_MAC, ROUTER_MAC).ipv6(rem6, vm6, 5).udp(2, 1).write(&mut back, b"v6").unwrap();
+    PacketBuilder::ethernet2(REMOTE_INNER_MAC, ROUTER_MAC)
+        .ipv6(rem6, vm6, 5)
+        .udp(2, 1)
+        .write(&mut back, b"v6")
+        .unwrap();
     let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &back));
     assert_eq!(v, Verdict::Tx(1));
     assert_eq!(p.data()[14 + 7], 4);
@@ -383,9 +431,20 @@ fn proxy_arp_for_vms() {
     assert_eq!(&d[32..38], &VM_MAC);
     assert_eq!(&d[38..42], &VM);
     // Not for the VM's own address (duplicate address detection), not for unroutable ones.
-    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, VM)).0, Verdict::Drop(DropReason::ArpIgnored));
-    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 99])).0, Verdict::Drop(DropReason::ArpIgnored));
-    assert_eq!(r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 40])).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(
+        r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, VM)).0,
+        Verdict::Drop(DropReason::ArpIgnored)
+    );
+    assert_eq!(
+        r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 99]))
+            .0,
+        Verdict::Drop(DropReason::ArpIgnored)
+    );
+    assert_eq!(
+        r.run(1, &arp_frame(VM_MAC, [0xff; 6], 1, VM, [198, 51, 100, 40]))
+            .0,
+        Verdict::Drop(DropReason::ArpIgnored)
+    );
     assert_eq!(r.drops(DropReason::ArpIgnored), 3);
 }
 
@@ -415,7 +474,10 @@ fn arp_on_the_fabric_and_inside_vxlan() {
     assert_eq!(&a[24..28], &REMOTE);
     // The remote's own address is not ours to answer inside the tunnel.
     let inner = arp_frame(REMOTE_INNER_MAC, [0xff; 6], 1, REMOTE, [198, 51, 100, 20]);
-    assert_eq!(r.run(0, &vxlan_from_peer(100, 0x08, &inner)).0, Verdict::Drop(DropReason::ArpIgnored));
+    assert_eq!(
+        r.run(0, &vxlan_from_peer(100, 0x08, &inner)).0,
+        Verdict::Drop(DropReason::ArpIgnored)
+    );
     assert_eq!(r.stats.events_of(Event::ArpReplied), 2);
 }
 
@@ -451,7 +513,11 @@ fn ttl_expiry_answers_icmp_time_exceeded_rate_limited() {
     let d = p.data();
     assert_eq!(&d[0..6], &VM_MAC);
     assert!(ipv4_checksum_ok(&d[14..34]));
-    assert_eq!(&d[26..30], &[198, 51, 100, 254], "source: the VRF's router_ip");
+    assert_eq!(
+        &d[26..30],
+        &[198, 51, 100, 254],
+        "source: the VRF's router_ip"
+    );
     assert_eq!(&d[30..34], &VM);
     assert_eq!(d[34], 11);
     let icmp = &d[34..];
@@ -463,7 +529,11 @@ fn ttl_expiry_answers_icmp_time_exceeded_rate_limited() {
         s = (s & 0xFFFF) + (s >> 16);
     }
     assert_eq!(s, 0xFFFF, "ICMP checksum");
-    assert_eq!(&icmp[8..8 + 28], &frame[14..14 + 28], "quotes header + 8 bytes");
+    assert_eq!(
+        &icmp[8..8 + 28],
+        &frame[14..14 + 28],
+        "quotes header + 8 bytes"
+    );
     assert_eq!(r.drops(DropReason::TtlExpired), 1);
     assert_eq!(r.stats.events_of(Event::IcmpErrorSent), 1);
     // 100 tokens per second: the rest of a flood in the same instant is only counted.
@@ -482,8 +552,14 @@ fn local_delivery_echo_and_discard() {
     assert_eq!(v, Verdict::Tx(2));
     assert_eq!(&p.data()[0..6], &VM2_MAC);
     assert_eq!(r.stats.events_of(Event::LocalDelivery), 1);
-    assert_eq!(r.run(1, &vm_udp(VM, [198, 51, 100, 40], 64, 1, b"")).0, Verdict::Drop(DropReason::DiscardRoute));
-    assert_eq!(r.run(1, &vm_udp(VM, [198, 51, 100, 99], 64, 1, b"")).0, Verdict::Drop(DropReason::NoRoute));
+    assert_eq!(
+        r.run(1, &vm_udp(VM, [198, 51, 100, 40], 64, 1, b"")).0,
+        Verdict::Drop(DropReason::DiscardRoute)
+    );
+    assert_eq!(
+        r.run(1, &vm_udp(VM, [198, 51, 100, 99], 64, 1, b"")).0,
+        Verdict::Drop(DropReason::NoRoute)
+    );
     // Ping to the VRF's router address gets an answer, routed back to the VM.
     let mut ping = Vec::new();
     PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
@@ -494,13 +570,22 @@ fn local_delivery_echo_and_discard() {
     let (v, p) = r.run(1, &ping);
     assert_eq!(v, Verdict::Tx(1));
     let s = SlicedPacket::from_ethernet(p.data()).unwrap();
-    let Some(etherparse::TransportSlice::Icmpv4(i)) = s.transport else { panic!() };
-    assert_eq!(i.icmp_type(), etherparse::Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader { id: 7, seq: 1 }));
+    let Some(etherparse::TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        i.icmp_type(),
+        etherparse::Icmpv4Type::EchoReply(etherparse::IcmpEchoHeader { id: 7, seq: 1 })
+    );
     assert_eq!(i.checksum(), i.icmp_type().calc_checksum(i.payload()));
     assert!(ipv4_checksum_ok(&p.data()[14..34]));
     // Ping to the underlay address from the fabric.
     let mut uping = Vec::new();
-    PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC).ipv4(PEER, US, 64).icmpv4_echo_request(1, 2).write(&mut uping, b"u").unwrap();
+    PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC)
+        .ipv4(PEER, US, 64)
+        .icmpv4_echo_request(1, 2)
+        .write(&mut uping, b"u")
+        .unwrap();
     let (v, p) = r.run(0, &uping);
     assert_eq!(v, Verdict::Tx(0));
     assert_eq!(&p.data()[0..6], &PEER_MAC);
@@ -517,7 +602,9 @@ fn malformed_fabric_input_is_counted_by_reason() {
     let fix_ck = |f: &mut Vec<u8>| {
         f[24] = 0;
         f[25] = 0;
-        let ck = etherparse::Ipv4Header::from_slice(&f[14..]).map(|h| h.0.calc_header_checksum()).unwrap_or(0);
+        let ck = etherparse::Ipv4Header::from_slice(&f[14..])
+            .map(|h| h.0.calc_header_checksum())
+            .unwrap_or(0);
         f[24..26].copy_from_slice(&ck.to_be_bytes());
     };
     let edit = |f: &dyn Fn(&mut Vec<u8>)| {
@@ -527,70 +614,124 @@ fn malformed_fabric_input_is_counted_by_reason() {
     };
     let cases: Vec<(R, Vec<u8>)> = vec![
         (R::L2Truncated, good[..10].to_vec()),
-        (R::VlanUnsupported, edit(&|f| {
-            f.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
-        })),
-        (R::L2OtherHost, edit(&|f| f[0..6].copy_from_slice(&[2, 9, 9, 9, 9, 9]))),
-        (R::EthertypeUnsupported, edit(&|f| f[12..14].copy_from_slice(&[0x88, 0xcc]))),
-        (R::ArpMalformed, edit(&|f| {
-            f[12..14].copy_from_slice(&[0x08, 0x06]);
-            f.truncate(30);
-        })),
+        (
+            R::VlanUnsupported,
+            edit(&|f| {
+                f.splice(12..12, [0x81, 0x00, 0x00, 0x05]);
+            }),
+        ),
+        (
+            R::L2OtherHost,
+            edit(&|f| f[0..6].copy_from_slice(&[2, 9, 9, 9, 9, 9])),
+        ),
+        (
+            R::EthertypeUnsupported,
+            edit(&|f| f[12..14].copy_from_slice(&[0x88, 0xcc])),
+        ),
+        (
+            R::ArpMalformed,
+            edit(&|f| {
+                f[12..14].copy_from_slice(&[0x08, 0x06]);
+                f.truncate(30);
+            }),
+        ),
         (R::IpTruncated, good[..30].to_vec()),
-        (R::IpTruncated, edit(&|f| {
-            f[16..18].copy_from_slice(&2000u16.to_be_bytes());
-            fix_ck(f);
-        })),
-        (R::IpMalformed, edit(&|f| {
-            f[14] = 0x55;
-            fix_ck(f);
-        })),
-        (R::IpOptions, edit(&|f| {
-            f[14] = 0x46;
-            f.splice(34..34, [1, 1, 1, 0]);
-            let tl = u16::from_be_bytes([f[16], f[17]]) + 4;
-            f[16..18].copy_from_slice(&tl.to_be_bytes());
-            fix_ck(f);
-        })),
+        (
+            R::IpTruncated,
+            edit(&|f| {
+                f[16..18].copy_from_slice(&2000u16.to_be_bytes());
+                fix_ck(f);
+            }),
+        ),
+        (
+            R::IpMalformed,
+            edit(&|f| {
+                f[14] = 0x55;
+                fix_ck(f);
+            }),
+        ),
+        (
+            R::IpOptions,
+            edit(&|f| {
+                f[14] = 0x46;
+                f.splice(34..34, [1, 1, 1, 0]);
+                let tl = u16::from_be_bytes([f[16], f[17]]) + 4;
+                f[16..18].copy_from_slice(&tl.to_be_bytes());
+                fix_ck(f);
+            }),
+        ),
         (R::IpBadChecksum, edit(&|f| f[24] ^= 0xff)),
-        (R::IpFragment, edit(&|f| {
-            f[20] = 0x20;
-            fix_ck(f);
-        })),
-        (R::NotForUs, edit(&|f| {
-            f[33] = 99;
-            fix_ck(f);
-        })),
-        (R::ProtoUnsupported, edit(&|f| {
-            f[23] = 6;
-            fix_ck(f);
-        })),
-        (R::UdpMalformed, edit(&|f| f[38..40].copy_from_slice(&4u16.to_be_bytes()))),
-        (R::UdpMalformed, edit(&|f| f[38..40].copy_from_slice(&3000u16.to_be_bytes()))),
-        (R::UdpPortUnknown, edit(&|f| f[36..38].copy_from_slice(&9999u16.to_be_bytes()))),
-        (R::VxlanMalformed, edit(&|f| {
-            f.truncate(46);
-            f[16..18].copy_from_slice(&32u16.to_be_bytes());
-            f[38..40].copy_from_slice(&12u16.to_be_bytes());
-            fix_ck(f);
-        })),
+        (
+            R::IpFragment,
+            edit(&|f| {
+                f[20] = 0x20;
+                fix_ck(f);
+            }),
+        ),
+        (
+            R::NotForUs,
+            edit(&|f| {
+                f[33] = 99;
+                fix_ck(f);
+            }),
+        ),
+        (
+            R::ProtoUnsupported,
+            edit(&|f| {
+                f[23] = 6;
+                fix_ck(f);
+            }),
+        ),
+        (
+            R::UdpMalformed,
+            edit(&|f| f[38..40].copy_from_slice(&4u16.to_be_bytes())),
+        ),
+        (
+            R::UdpMalformed,
+            edit(&|f| f[38..40].copy_from_slice(&3000u16.to_be_bytes())),
+        ),
+        (
+            R::UdpPortUnknown,
+            edit(&|f| f[36..38].copy_from_slice(&9999u16.to_be_bytes())),
+        ),
+        (
+            R::VxlanMalformed,
+            edit(&|f| {
+                f.truncate(46);
+                f[16..18].copy_from_slice(&32u16.to_be_bytes());
+                f[38..40].copy_from_slice(&12u16.to_be_bytes());
+                fix_ck(f);
+            }),
+        ),
         (R::VxlanBadFlags, vxlan_from_peer(100, 0, &inner)),
         (R::UnknownVni, vxlan_from_peer(999, 0x08, &inner)),
-        (R::InnerL2OtherHost, vxlan_from_peer(100, 0x08, &{
-            let mut i = inner.clone();
-            i[0..6].copy_from_slice(&[2, 7, 7, 7, 7, 7]);
-            i
-        })),
-        (R::NoRoute, vxlan_from_peer(100, 0x08, &remote_inner([198, 51, 100, 99], 64, b"x"))),
-        (R::MplsMalformed, edit(&|f| {
-            // MPLSoUDP with the S bit clear.
-            *f = mpls_over(true, 300, 64, &f[64..]);
-            f[44] &= !0x01;
-        })),
-        (R::GreUnsupported, edit(&|f| {
-            *f = mpls_over(false, 300, 64, &f[64..]);
-            f[34] = 0x20; // K bit
-        })),
+        (
+            R::InnerL2OtherHost,
+            vxlan_from_peer(100, 0x08, &{
+                let mut i = inner.clone();
+                i[0..6].copy_from_slice(&[2, 7, 7, 7, 7, 7]);
+                i
+            }),
+        ),
+        (
+            R::NoRoute,
+            vxlan_from_peer(100, 0x08, &remote_inner([198, 51, 100, 99], 64, b"x")),
+        ),
+        (
+            R::MplsMalformed,
+            edit(&|f| {
+                // MPLSoUDP with the S bit clear.
+                *f = mpls_over(true, 300, 64, &f[64..]);
+                f[44] &= !0x01;
+            }),
+        ),
+        (
+            R::GreUnsupported,
+            edit(&|f| {
+                *f = mpls_over(false, 300, 64, &f[64..]);
+                f[34] = 0x20; // K bit
+            }),
+        ),
     ];
     let mut r = Rig::new();
     for (i, (reason, frame)) in cases.iter().enumerate() {

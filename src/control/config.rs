@@ -217,7 +217,12 @@ impl Config {
         // Fabric.
         let (fip, plen) = match parse_prefix(&self.fabric.ip) {
             Some((IpAddr::V4(a), l)) => (a, l),
-            _ => return err("fabric.ip", format!("{:?} is not an IPv4 address/prefix", self.fabric.ip)),
+            _ => {
+                return err(
+                    "fabric.ip",
+                    format!("{:?} is not an IPv4 address/prefix", self.fabric.ip),
+                )
+            }
         };
         let fmac = match &self.fabric.mac {
             Some(m) => parse_mac(m).ok_or_else(|| bad("fabric.mac", "not a MAC address"))?,
@@ -249,7 +254,10 @@ impl Config {
         let mut vni_to_vrf = HashMap::new();
         for (i, v) in self.vrf.iter().enumerate() {
             if v.id as usize >= MAX_VRFS {
-                return err(format!("vrf[{i}].id"), format!("{} is out of range 0..{MAX_VRFS}", v.id));
+                return err(
+                    format!("vrf[{i}].id"),
+                    format!("{} is out of range 0..{MAX_VRFS}", v.id),
+                );
             }
             let id = v.id as u16;
             if vrfs.get(id as usize).is_some_and(Option::is_some) {
@@ -257,10 +265,16 @@ impl Config {
             }
             if let Some(vni) = v.vni {
                 if vni == 0 || vni > 0xFF_FFFF {
-                    return err(format!("vrf[{i}].vni"), format!("{vni} is out of range 1..=16777215"));
+                    return err(
+                        format!("vrf[{i}].vni"),
+                        format!("{vni} is out of range 1..=16777215"),
+                    );
                 }
                 if vni_to_vrf.insert(vni, id).is_some() {
-                    return err(format!("vrf[{i}].vni"), format!("VNI {vni} is already mapped"));
+                    return err(
+                        format!("vrf[{i}].vni"),
+                        format!("VNI {vni} is already mapped"),
+                    );
                 }
             }
             let router_ip = match &v.router_ip {
@@ -307,9 +321,12 @@ impl Config {
             }
             let mut vm_ipv4 = Vec::new();
             for (j, a) in v.ip.iter().enumerate() {
-                let ip: IpAddr = a
-                    .parse()
-                    .map_err(|_| bad(format!("vif[{i}].ip[{j}]"), format!("{a:?} is not an IP address")))?;
+                let ip: IpAddr = a.parse().map_err(|_| {
+                    bad(
+                        format!("vif[{i}].ip[{j}]"),
+                        format!("{a:?} is not an IP address"),
+                    )
+                })?;
                 if let IpAddr::V4(v4) = ip {
                     vm_ipv4.push(v4);
                 }
@@ -342,7 +359,10 @@ impl Config {
                 "discard" => Nexthop::Discard,
                 "receive" => Nexthop::Receive,
                 "interface" => {
-                    let name = n.vif.as_deref().ok_or_else(|| bad(f("vif"), "required for an interface nexthop"))?;
+                    let name = n
+                        .vif
+                        .as_deref()
+                        .ok_or_else(|| bad(f("vif"), "required for an interface nexthop"))?;
                     let &port = vif_index
                         .get(name)
                         .ok_or_else(|| bad(f("vif"), format!("vif {name:?} is not defined")))?;
@@ -359,7 +379,12 @@ impl Config {
                         Some("vxlan") => Encap::Vxlan,
                         Some("mpls-udp") => Encap::MplsUdp,
                         Some("mpls-gre") => Encap::MplsGre,
-                        Some(o) => return err(f("encap"), format!("{o:?} is not one of vxlan, mpls-udp, mpls-gre")),
+                        Some(o) => {
+                            return err(
+                                f("encap"),
+                                format!("{o:?} is not one of vxlan, mpls-udp, mpls-gre"),
+                            )
+                        }
                         None => return err(f("encap"), "required for a tunnel nexthop"),
                     };
                     let dst = parse_v4(n.dst.as_deref().unwrap_or(""), &f("dst"))?;
@@ -367,21 +392,42 @@ impl Config {
                         Encap::Vxlan => {
                             let vni = n.vni.ok_or_else(|| bad(f("vni"), "required for vxlan"))?;
                             if vni == 0 || vni > 0xFF_FFFF {
-                                return err(f("vni"), format!("{vni} is out of range 1..=16777215"));
+                                return err(
+                                    f("vni"),
+                                    format!("{vni} is out of range 1..=16777215"),
+                                );
                             }
-                            let m = n.inner_mac.as_deref().ok_or_else(|| bad(f("inner_mac"), "required for vxlan"))?;
-                            (vni, parse_mac(m).ok_or_else(|| bad(f("inner_mac"), "not a MAC address"))?)
+                            let m = n
+                                .inner_mac
+                                .as_deref()
+                                .ok_or_else(|| bad(f("inner_mac"), "required for vxlan"))?;
+                            (
+                                vni,
+                                parse_mac(m)
+                                    .ok_or_else(|| bad(f("inner_mac"), "not a MAC address"))?,
+                            )
                         }
                         _ => {
-                            let l = n.label.ok_or_else(|| bad(f("label"), "required for mpls"))?;
+                            let l = n
+                                .label
+                                .ok_or_else(|| bad(f("label"), "required for mpls"))?;
                             if !(16..=0xF_FFFF).contains(&l) {
-                                return err(f("label"), format!("{l} is out of range 16..=1048575"));
+                                return err(
+                                    f("label"),
+                                    format!("{l} is out of range 16..=1048575"),
+                                );
                             }
                             (l, [0; 6])
                         }
                     };
                     let hop = underlay_next_hop(&fabric, dst).ok_or_else(|| {
-                        bad(f("dst"), format!("{dst} is not in {}/{} and fabric.gateway is not set", fip, plen))
+                        bad(
+                            f("dst"),
+                            format!(
+                                "{dst} is not in {}/{} and fabric.gateway is not set",
+                                fip, plen
+                            ),
+                        )
                     })?;
                     let neighbor = neighbors.add(hop);
                     Nexthop::Tunnel(Tunnel {
@@ -392,7 +438,12 @@ impl Config {
                         neighbor,
                     })
                 }
-                o => return err(f("type"), format!("{o:?} is not one of tunnel, interface, receive, discard")),
+                o => {
+                    return err(
+                        f("type"),
+                        format!("{o:?} is not one of tunnel, interface, receive, discard"),
+                    )
+                }
             };
             nh_index.insert(n.id, nexthops.len() as NhIdx);
             nexthops.push(nh);
@@ -411,7 +462,12 @@ impl Config {
                 });
                 (nexthops.len() - 1) as NhIdx
             });
-            insert_route(vrfs[vrf as usize].as_mut().expect("checked"), addr, len, idx);
+            insert_route(
+                vrfs[vrf as usize].as_mut().expect("checked"),
+                addr,
+                len,
+                idx,
+            );
         }
 
         for (i, r) in self.route.iter().enumerate() {
@@ -419,22 +475,34 @@ impl Config {
             let vrf = check_vrf(&vrfs, r.vrf, &f("vrf"))?;
             let (addr, len) = parse_prefix(&r.prefix)
                 .ok_or_else(|| bad(f("prefix"), format!("{:?} is not an IP prefix", r.prefix)))?;
-            let &nh = nh_index
-                .get(&r.nexthop)
-                .ok_or_else(|| bad(f("nexthop"), format!("nexthop {} is not defined", r.nexthop)))?;
+            let &nh = nh_index.get(&r.nexthop).ok_or_else(|| {
+                bad(
+                    f("nexthop"),
+                    format!("nexthop {} is not defined", r.nexthop),
+                )
+            })?;
             insert_route(vrfs[vrf as usize].as_mut().expect("checked"), addr, len, nh);
         }
 
         let mut labels = HashMap::new();
         for (i, m) in self.mpls.iter().enumerate() {
             if !(16..=0xF_FFFF).contains(&m.label) {
-                return err(format!("mpls[{i}].label"), format!("{} is out of range 16..=1048575", m.label));
+                return err(
+                    format!("mpls[{i}].label"),
+                    format!("{} is out of range 16..=1048575", m.label),
+                );
             }
-            let &nh = nh_index
-                .get(&m.nexthop)
-                .ok_or_else(|| bad(format!("mpls[{i}].nexthop"), format!("nexthop {} is not defined", m.nexthop)))?;
+            let &nh = nh_index.get(&m.nexthop).ok_or_else(|| {
+                bad(
+                    format!("mpls[{i}].nexthop"),
+                    format!("nexthop {} is not defined", m.nexthop),
+                )
+            })?;
             if labels.insert(m.label, nh).is_some() {
-                return err(format!("mpls[{i}].label"), format!("label {} is mapped twice", m.label));
+                return err(
+                    format!("mpls[{i}].label"),
+                    format!("label {} is mapped twice", m.label),
+                );
             }
         }
 
@@ -446,7 +514,10 @@ impl Config {
             nexthops,
             vni_to_vrf,
             labels,
-            udp_decap: vec![(vxlan::PORT, UdpDecap::Vxlan), (PORT_MPLS_UDP, UdpDecap::MplsUdp)],
+            udp_decap: vec![
+                (vxlan::PORT, UdpDecap::Vxlan),
+                (PORT_MPLS_UDP, UdpDecap::MplsUdp),
+            ],
             neighbors: Arc::new(neighbors),
             icmp_rate,
         })
@@ -542,11 +613,25 @@ nexthop = 10
         assert_eq!(t.ports.len(), 2);
         assert_eq!(t.vni_to_vrf.get(&100), Some(&1));
         let vrf = t.vrf(1).unwrap();
-        let nh = vrf.fib4.lookup(u32::from(Ipv4Addr::new(198, 51, 100, 1))).unwrap();
+        let nh = vrf
+            .fib4
+            .lookup(u32::from(Ipv4Addr::new(198, 51, 100, 1)))
+            .unwrap();
         assert!(matches!(t.nexthop(nh), Some(Nexthop::Tunnel(tu)) if tu.key == 100));
-        let nh = vrf.fib4.lookup(u32::from(Ipv4Addr::new(198, 51, 100, 2))).unwrap();
-        assert!(matches!(t.nexthop(nh), Some(Nexthop::Interface { port: 1, .. })));
-        assert!(vrf.fib6.lookup(u128::from("2001:db8:100::2".parse::<std::net::Ipv6Addr>().unwrap())).is_some());
+        let nh = vrf
+            .fib4
+            .lookup(u32::from(Ipv4Addr::new(198, 51, 100, 2)))
+            .unwrap();
+        assert!(matches!(
+            t.nexthop(nh),
+            Some(Nexthop::Interface { port: 1, .. })
+        ));
+        assert!(vrf
+            .fib6
+            .lookup(u128::from(
+                "2001:db8:100::2".parse::<std::net::Ipv6Addr>().unwrap()
+            ))
+            .is_some());
         assert_eq!(t.neighbors.mac(0), Some([2, 0, 0, 0, 0, 2]));
         assert_eq!(t.router_mac, DEFAULT_ROUTER_MAC);
     }
@@ -558,13 +643,34 @@ nexthop = 10
 
     #[test]
     fn errors_name_the_field() {
-        expect_err(&SAMPLE.replace("nexthop = 10", "nexthop = 11"), "route[0].nexthop");
-        expect_err(&SAMPLE.replace("vrf = 1\nmac", "vrf = 7\nmac"), "vif[0].vrf");
-        expect_err(&SAMPLE.replace("\"198.51.100.1/32\"", "\"198.51.100.1/33\""), "route[0].prefix");
-        expect_err(&SAMPLE.replace("encap = \"vxlan\"", "encap = \"ipip\""), "nexthop[0].encap");
-        expect_err(&SAMPLE.replace("dst = \"203.0.113.2\"", "dst = \"198.18.0.1\""), "nexthop[0].dst");
-        expect_err(&SAMPLE.replace("mac = \"02:00:00:00:01:02\"", "mac = \"02:00\""), "vif[0].mac");
-        expect_err(&SAMPLE.replace("vni = 100\n[[vif]]", "vni = 0\n[[vif]]"), "vrf[0].vni");
+        expect_err(
+            &SAMPLE.replace("nexthop = 10", "nexthop = 11"),
+            "route[0].nexthop",
+        );
+        expect_err(
+            &SAMPLE.replace("vrf = 1\nmac", "vrf = 7\nmac"),
+            "vif[0].vrf",
+        );
+        expect_err(
+            &SAMPLE.replace("\"198.51.100.1/32\"", "\"198.51.100.1/33\""),
+            "route[0].prefix",
+        );
+        expect_err(
+            &SAMPLE.replace("encap = \"vxlan\"", "encap = \"ipip\""),
+            "nexthop[0].encap",
+        );
+        expect_err(
+            &SAMPLE.replace("dst = \"203.0.113.2\"", "dst = \"198.18.0.1\""),
+            "nexthop[0].dst",
+        );
+        expect_err(
+            &SAMPLE.replace("mac = \"02:00:00:00:01:02\"", "mac = \"02:00\""),
+            "vif[0].mac",
+        );
+        expect_err(
+            &SAMPLE.replace("vni = 100\n[[vif]]", "vni = 0\n[[vif]]"),
+            "vrf[0].vni",
+        );
         let e = build(&format!("{SAMPLE}\n[[bogus]]\nx = 1\n")).unwrap_err();
         assert!(e.message.contains("bogus"), "{e}");
     }

@@ -47,7 +47,12 @@ pub struct PortReport {
 
 impl Report {
     /// Sums the workers' counters for ports named `names` (index = port index).
-    pub fn collect(cores: &[Arc<CoreStats>], names: &[String], hw: &[HwCounters], mempool: MempoolFigures) -> Report {
+    pub fn collect(
+        cores: &[Arc<CoreStats>],
+        names: &[String],
+        hw: &[HwCounters],
+        mempool: MempoolFigures,
+    ) -> Report {
         let sum = |f: &dyn Fn(&CoreStats) -> u64| cores.iter().map(|c| f(c)).sum::<u64>();
         let ports = names
             .iter()
@@ -69,15 +74,24 @@ impl Report {
             .collect();
         Report {
             ports,
-            drops: DropReason::ALL.iter().map(|&r| (r, sum(&|c| c.drops_of(r)))).collect(),
-            events: Event::ALL.iter().map(|&e| (e, sum(&|c| c.events_of(e)))).collect(),
+            drops: DropReason::ALL
+                .iter()
+                .map(|&r| (r, sum(&|c| c.drops_of(r))))
+                .collect(),
+            events: Event::ALL
+                .iter()
+                .map(|&e| (e, sum(&|c| c.events_of(e))))
+                .collect(),
             mempool,
         }
     }
 
     /// The count for one drop reason.
     pub fn drop_count(&self, r: DropReason) -> u64 {
-        self.drops.iter().find(|(x, _)| *x == r).map_or(0, |(_, n)| *n)
+        self.drops
+            .iter()
+            .find(|(x, _)| *x == r)
+            .map_or(0, |(_, n)| *n)
     }
 
     /// JSON as documented in docs/CONFIG.md.
@@ -95,8 +109,16 @@ impl Report {
                 })
             })
             .collect();
-        let drops: Map<String, Value> = self.drops.iter().map(|(r, n)| (r.name().to_string(), json!(n))).collect();
-        let events: Map<String, Value> = self.events.iter().map(|(e, n)| (e.name().to_string(), json!(n))).collect();
+        let drops: Map<String, Value> = self
+            .drops
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), json!(n)))
+            .collect();
+        let events: Map<String, Value> = self
+            .events
+            .iter()
+            .map(|(e, n)| (e.name().to_string(), json!(n)))
+            .collect();
         json!({
             "ports": ports,
             "drops": drops,
@@ -115,7 +137,14 @@ impl Report {
         let _ = writeln!(
             s,
             "{:<12} {:>12} {:>14} {:>12} {:>14} {:>10} {:>10} {:>10}",
-            "port", "rx_packets", "rx_bytes", "tx_packets", "tx_bytes", "tx_drop", "hw_missed", "hw_errors"
+            "port",
+            "rx_packets",
+            "rx_bytes",
+            "tx_packets",
+            "tx_bytes",
+            "tx_drop",
+            "hw_missed",
+            "hw_errors"
         );
         for p in &self.ports {
             let _ = writeln!(
@@ -131,10 +160,36 @@ impl Report {
                 p.hw.ierrors + p.hw.oerrors
             );
         }
-        let nz: Vec<String> = self.drops.iter().filter(|(_, n)| *n > 0).map(|(r, n)| format!("{}={n}", r.name())).collect();
-        let _ = writeln!(s, "drops:  {}", if nz.is_empty() { "none".into() } else { nz.join(" ") });
-        let ev: Vec<String> = self.events.iter().filter(|(_, n)| *n > 0).map(|(e, n)| format!("{}={n}", e.name())).collect();
-        let _ = writeln!(s, "events: {}", if ev.is_empty() { "none".into() } else { ev.join(" ") });
+        let nz: Vec<String> = self
+            .drops
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(r, n)| format!("{}={n}", r.name()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "drops:  {}",
+            if nz.is_empty() {
+                "none".into()
+            } else {
+                nz.join(" ")
+            }
+        );
+        let ev: Vec<String> = self
+            .events
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(e, n)| format!("{}={n}", e.name()))
+            .collect();
+        let _ = writeln!(
+            s,
+            "events: {}",
+            if ev.is_empty() {
+                "none".into()
+            } else {
+                ev.join(" ")
+            }
+        );
         let _ = writeln!(
             s,
             "mbufs in use: {} (at start {}, pool {})",
@@ -157,7 +212,12 @@ mod tests {
         a.ports[1].rx_packets.add(3);
         b.ports[1].rx_packets.add(4);
         b.event(Event::VxlanDecap);
-        let r = Report::collect(&[a, b], &["fabric".into(), "vm1".into()], &[], MempoolFigures::default());
+        let r = Report::collect(
+            &[a, b],
+            &["fabric".into(), "vm1".into()],
+            &[],
+            MempoolFigures::default(),
+        );
         assert_eq!(r.drop_count(DropReason::NoRoute), 2);
         assert_eq!(r.ports[1].rx_packets, 7);
         let j = r.to_json();

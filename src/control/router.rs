@@ -55,12 +55,19 @@ pub fn run(opts: &Options) -> Result<()> {
         + 4096)
         .next_power_of_two()
         - 1;
-    let pool = Mempool::pktmbuf("vr_mbufs", n_mbufs, 256, dpdk::DEFAULT_DATA_ROOM, dpdk::socket_id())
-        .context("mbuf pool")?;
+    let pool = Mempool::pktmbuf(
+        "vr_mbufs",
+        n_mbufs,
+        256,
+        dpdk::DEFAULT_DATA_ROOM,
+        dpdk::socket_id(),
+    )
+    .context("mbuf pool")?;
 
     // Ports: fabric first, then the vifs in config order (the tables' port indices).
     let mut ports: Vec<Port> = Vec::new();
-    let fabric_id = dpdk::probe(&config.fabric.dev).with_context(|| format!("fabric.dev {:?}", config.fabric.dev))?;
+    let fabric_id = dpdk::probe(&config.fabric.dev)
+        .with_context(|| format!("fabric.dev {:?}", config.fabric.dev))?;
     let fabric = Port::configure(
         fabric_id,
         &PortConf {
@@ -81,11 +88,15 @@ pub fn run(opts: &Options) -> Result<()> {
                 if !client {
                     remove_stale_socket(&socket);
                 }
-                format!("net_vhost{i},iface={socket},queues={nq},client={}", u8::from(client))
+                format!(
+                    "net_vhost{i},iface={socket},queues={nq},client={}",
+                    u8::from(client)
+                )
             }
             VifDev::Dev(d) => d,
         };
-        let id = dpdk::probe(&devargs).with_context(|| format!("vif[{i}] ({}): {devargs}", v.name))?;
+        let id =
+            dpdk::probe(&devargs).with_context(|| format!("vif[{i}] ({}): {devargs}", v.name))?;
         let port = Port::configure(
             id,
             &PortConf {
@@ -102,7 +113,8 @@ pub fn run(opts: &Options) -> Result<()> {
         ports.push(port);
     }
     for p in &ports {
-        p.start().with_context(|| format!("starting port {}", p.name()))?;
+        p.start()
+            .with_context(|| format!("starting port {}", p.name()))?;
         if let Err(e) = p.promiscuous(true) {
             log::debug!("port {}: promiscuous mode: {e}", p.name());
         }
@@ -121,7 +133,10 @@ pub fn run(opts: &Options) -> Result<()> {
     let names: Vec<String> = tables.ports.iter().map(|p| p.name.clone()).collect();
     let published = Arc::new(Published::new(tables, lcores.len()));
     let stop = Arc::new(AtomicBool::new(false));
-    let core_stats: Vec<Arc<CoreStats>> = lcores.iter().map(|_| Arc::new(CoreStats::default())).collect();
+    let core_stats: Vec<Arc<CoreStats>> = lcores
+        .iter()
+        .map(|_| Arc::new(CoreStats::default()))
+        .collect();
     let in_use_at_start = u64::from(pool.in_use());
 
     for (w, &lcore) in lcores.iter().enumerate() {
@@ -130,7 +145,9 @@ pub fn run(opts: &Options) -> Result<()> {
         let mut tx = Vec::new();
         for (idx, p) in ports.iter().enumerate() {
             rx.push((idx as u16, p.rx_queue(q).context("rx queue taken twice")?));
-            tx.push(TxBuffer::new(p.tx_queue(q).context("tx queue taken twice")?));
+            tx.push(TxBuffer::new(
+                p.tx_queue(q).context("tx queue taken twice")?,
+            ));
         }
         let worker = Worker {
             id: w,
@@ -141,7 +158,8 @@ pub fn run(opts: &Options) -> Result<()> {
             stop: stop.clone(),
             idle_sleep_us: opts.idle_sleep_us,
         };
-        dpdk::launch(lcore, move || worker.run()).with_context(|| format!("launching lcore {lcore}"))?;
+        dpdk::launch(lcore, move || worker.run())
+            .with_context(|| format!("launching lcore {lcore}"))?;
     }
 
     let report = |ports: &[Port], in_use_now: u64| {
@@ -178,10 +196,14 @@ pub fn run(opts: &Options) -> Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, term.clone()).context("signal handler")?;
     }
-    signal_hook::flag::register(signal_hook::consts::SIGUSR1, usr1.clone()).context("signal handler")?;
+    signal_hook::flag::register(signal_hook::consts::SIGUSR1, usr1.clone())
+        .context("signal handler")?;
     let started = Instant::now();
     let mut last_print = Instant::now();
-    println!("vrouter: forwarding ({} worker(s)); SIGUSR1 prints counters, SIGINT stops", nq);
+    println!(
+        "vrouter: forwarding ({} worker(s)); SIGUSR1 prints counters, SIGINT stops",
+        nq
+    );
     loop {
         std::thread::sleep(Duration::from_millis(20));
         if term.load(Ordering::Relaxed) {
@@ -190,7 +212,9 @@ pub fn run(opts: &Options) -> Result<()> {
         if opts.run_for.is_some_and(|d| started.elapsed() >= d) {
             break;
         }
-        let periodic = opts.stats_interval.is_some_and(|i| last_print.elapsed() >= i);
+        let periodic = opts
+            .stats_interval
+            .is_some_and(|i| last_print.elapsed() >= i);
         if usr1.swap(false, Ordering::Relaxed) || periodic {
             println!("{}", report(&ports, u64::from(pool.in_use())).to_text());
             last_print = Instant::now();
@@ -235,5 +259,8 @@ fn remove_stale_socket(path: &str) {
 
 /// `aa:bb:cc:dd:ee:ff`.
 pub fn fmt_mac(m: &[u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -183,7 +183,9 @@ fn fabric_ipv4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
             let payload = l4 + udp::HEADER_LEN;
             match t.udp_decap(dport) {
                 Some(UdpDecap::Vxlan) => vxlan_decap(ctx, t, p, payload, l4 + ulen),
-                Some(UdpDecap::MplsUdp) => mpls_decap(ctx, t, p, payload, l4 + ulen, Event::MplsUdpDecap),
+                Some(UdpDecap::MplsUdp) => {
+                    mpls_decap(ctx, t, p, payload, l4 + ulen, Event::MplsUdpDecap)
+                }
                 None => Drop(R::UdpPortUnknown),
             }
         }
@@ -200,7 +202,13 @@ fn fabric_ipv4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
 }
 
 /// VXLAN: `off..end` is the VXLAN header and the inner frame.
-fn vxlan_decap<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, off: usize, end: usize) -> Verdict {
+fn vxlan_decap<P: Packet>(
+    ctx: &mut CoreCtx,
+    t: &Tables,
+    p: &mut P,
+    off: usize,
+    end: usize,
+) -> Verdict {
     let d = p.data();
     let vrf = match vxlan::Packet::new_checked(&d[off..end]) {
         Ok(v) if v.flags() & vxlan::FLAG_I == 0 => return Drop(R::VxlanBadFlags),
@@ -261,10 +269,12 @@ fn mpls_decap<P: Packet>(
     };
     // A label selects a nexthop directly; the VRF only matters as the context of ICMP errors.
     let vrf = match t.nexthop(nh) {
-        Some(Nexthop::Interface { port, .. }) => match t.ports.get(usize::from(*port)).map(|p| &p.kind) {
-            Some(PortKind::Vif { vrf, .. }) => *vrf,
-            _ => return Drop(R::NexthopUnsupported),
-        },
+        Some(Nexthop::Interface { port, .. }) => {
+            match t.ports.get(usize::from(*port)).map(|p| &p.kind) {
+                Some(PortKind::Vif { vrf, .. }) => *vrf,
+                _ => return Drop(R::NexthopUnsupported),
+            }
+        }
         _ => return Drop(R::NexthopUnsupported),
     };
     ctx.stats.event(ev);
@@ -279,7 +289,12 @@ fn mpls_decap<P: Packet>(
 
 fn fabric_arp<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
     let (op, sha, spa, tpa) = match arp::Packet::new_checked(&p.data()[ETH..]) {
-        Ok(a) => (a.operation(), a.sender_hw_addr(), a.sender_proto_addr(), a.target_proto_addr()),
+        Ok(a) => (
+            a.operation(),
+            a.sender_hw_addr(),
+            a.sender_proto_addr(),
+            a.target_proto_addr(),
+        ),
         Err(_) => return Drop(R::ArpMalformed),
     };
     if t.neighbors.learn(spa, sha) {
@@ -305,7 +320,11 @@ fn arp_reply_in_place(d: &mut [u8], mac: MacAddr) {
         e.set_src_addr(mac);
     }
     let mut a = arp::Packet::new_unchecked(&mut d[ETH..ETH + arp::LEN]);
-    let (sha, spa, tpa) = (a.sender_hw_addr(), a.sender_proto_addr(), a.target_proto_addr());
+    let (sha, spa, tpa) = (
+        a.sender_hw_addr(),
+        a.sender_proto_addr(),
+        a.target_proto_addr(),
+    );
     a.set_operation(arp::OP_REPLY);
     a.set_target_hw_addr(sha);
     a.set_target_proto_addr(spa);
@@ -405,7 +424,8 @@ fn echo_reply_in_place(ip: &mut [u8]) {
 // From a vif.
 
 fn from_vif<P: Packet>(ctx: &mut CoreCtx, t: &Tables, port: PortIdx, p: &mut P) -> Verdict {
-    let Some(PortKind::Vif { vrf, vm_ipv4, .. }) = t.ports.get(usize::from(port)).map(|p| &p.kind) else {
+    let Some(PortKind::Vif { vrf, vm_ipv4, .. }) = t.ports.get(usize::from(port)).map(|p| &p.kind)
+    else {
         return Drop(R::UnknownPort);
     };
     let (dst, ethertype) = match ethernet::Packet::new_checked(p.data()) {
@@ -523,7 +543,10 @@ fn route_v4<P: Packet>(
             if ttl <= 1 {
                 return time_exceeded_v4(ctx, t, vrf_id, p, depth);
             }
-            if t.ports.get(usize::from(*port)).is_none_or(|pt| total > usize::from(pt.mtu)) {
+            if t.ports
+                .get(usize::from(*port))
+                .is_none_or(|pt| total > usize::from(pt.mtu))
+            {
                 return Drop(R::MtuExceeded);
             }
             let d = p.data_mut();
@@ -546,7 +569,13 @@ fn route_v4<P: Packet>(
     }
 }
 
-fn route_v6<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf_id: u16, p: &mut P, label_nh: Option<NhIdx>) -> Verdict {
+fn route_v6<P: Packet>(
+    ctx: &mut CoreCtx,
+    t: &Tables,
+    vrf_id: u16,
+    p: &mut P,
+    label_nh: Option<NhIdx>,
+) -> Verdict {
     let d = p.data();
     let ip = match ipv6::Packet::new_checked(&d[ETH..]) {
         Ok(ip) => ip,
@@ -575,7 +604,10 @@ fn route_v6<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf_id: u16, p: &mut P, la
             if hop <= 1 {
                 return Drop(R::TtlExpired);
             }
-            if t.ports.get(usize::from(*port)).is_none_or(|pt| total > usize::from(pt.mtu)) {
+            if t.ports
+                .get(usize::from(*port))
+                .is_none_or(|pt| total > usize::from(pt.mtu))
+            {
                 return Drop(R::MtuExceeded);
             }
             let d = p.data_mut();
@@ -617,7 +649,13 @@ fn receive_v4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf: u16, p: &mut P, dep
 
 /// TTL expired: answer with ICMP time exceeded (rate-limited), routed back to the source.
 #[cold]
-fn time_exceeded_v4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf_id: u16, p: &mut P, depth: u8) -> Verdict {
+fn time_exceeded_v4<P: Packet>(
+    ctx: &mut CoreCtx,
+    t: &Tables,
+    vrf_id: u16,
+    p: &mut P,
+    depth: u8,
+) -> Verdict {
     if depth > 0 {
         return Drop(R::TtlExpired);
     }
@@ -696,11 +734,12 @@ pub fn flow_hash_v4(ip: &[u8]) -> u32 {
     let proto = ip[9];
     let hl = usize::from(ip[0] & 0x0F) * 4;
     let frag = be16(ip, 6) & 0x3FFF != 0;
-    let ports = if !frag && (proto == ipv4::PROTO_TCP || proto == ipv4::PROTO_UDP) && ip.len() >= hl + 4 {
-        u32::from_be_bytes(ip[hl..hl + 4].try_into().unwrap_or_default())
-    } else {
-        0
-    };
+    let ports =
+        if !frag && (proto == ipv4::PROTO_TCP || proto == ipv4::PROTO_UDP) && ip.len() >= hl + 4 {
+            u32::from_be_bytes(ip[hl..hl + 4].try_into().unwrap_or_default())
+        } else {
+            0
+        };
     mix(addrs, (u64::from(proto) << 32) | u64::from(ports))
 }
 
@@ -724,7 +763,15 @@ pub fn flow_hash_v6(ip: &[u8]) -> u32 {
 }
 
 /// Encapsulates the frame `p` (inner Ethernet + IP, TTL already decremented) toward `tun`.
-fn encap<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, tun: &Tunnel, tos: u8, ttl: u8, hash: u32) -> Verdict {
+fn encap<P: Packet>(
+    ctx: &mut CoreCtx,
+    t: &Tables,
+    p: &mut P,
+    tun: &Tunnel,
+    tos: u8,
+    ttl: u8,
+    hash: u32,
+) -> Verdict {
     let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
         return arp_miss(ctx, t, p, tun.neighbor);
     };
@@ -770,7 +817,11 @@ fn encap<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, tun: &Tunnel, tos:
     let l4 = ETH + ipv4::HEADER_LEN;
     match tun.encap {
         Encap::Vxlan | Encap::MplsUdp => {
-            let dport = if tun.encap == Encap::Vxlan { vxlan::PORT } else { mpls::PORT_MPLS_UDP };
+            let dport = if tun.encap == Encap::Vxlan {
+                vxlan::PORT
+            } else {
+                mpls::PORT_MPLS_UDP
+            };
             let mut u = udp::Packet::new_unchecked(&mut d[l4..l4 + udp::HEADER_LEN]);
             u.set_src_port(entropy_port(hash));
             u.set_dst_port(dport);
@@ -811,7 +862,14 @@ fn arp_miss<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, neigh: u32) -> 
     d[0..6].copy_from_slice(&ethernet::BROADCAST);
     d[6..12].copy_from_slice(&t.fabric.mac);
     d[12..14].copy_from_slice(&ethernet::ETHERTYPE_ARP.to_be_bytes());
-    arp::emit(&mut d[ETH..ETH + arp::LEN], arp::OP_REQUEST, t.fabric.mac, t.fabric.ip, [0; 6], target);
+    arp::emit(
+        &mut d[ETH..ETH + arp::LEN],
+        arp::OP_REQUEST,
+        t.fabric.mac,
+        t.fabric.ip,
+        [0; 6],
+        target,
+    );
     ctx.stats.count_drop(R::ArpUnresolved);
     ctx.stats.event(Event::ArpRequestSent);
     Tx(FABRIC)

@@ -204,9 +204,15 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in DropReason::ALL {
             assert!(seen.insert(r.name()), "duplicate {}", r.name());
-            assert!(r.name().chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
+            assert!(r
+                .name()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'));
         }
-        assert_eq!(DropReason::ALL[DropReason::TxFull as usize], DropReason::TxFull);
+        assert_eq!(
+            DropReason::ALL[DropReason::TxFull as usize],
+            DropReason::TxFull
+        );
     }
 
     #[test]

@@ -98,7 +98,10 @@ impl<K: Key> Lpm<K> {
 
     /// The exact entry `addr/len`, if present.
     pub fn get(&self, addr: K, len: u8) -> Option<NhIdx> {
-        self.by_len.get(usize::from(len))?.get(&addr.mask(len)).copied()
+        self.by_len
+            .get(usize::from(len))?
+            .get(&addr.mask(len))
+            .copied()
     }
 
     /// Number of prefixes.
@@ -142,7 +145,11 @@ mod tests {
         assert_eq!(l.lookup(0x0A00_0001), Some(1));
         assert_eq!(l.remove(0xC633_6402, 32), Some(3));
         assert_eq!(l.lookup(0xC633_6402), Some(2));
-        assert_eq!(l.insert(0xC633_64FF, 24, 9), Some(2), "host bits are masked");
+        assert_eq!(
+            l.insert(0xC633_64FF, 24, 9),
+            Some(2),
+            "host bits are masked"
+        );
         assert_eq!(l.insert(1, 33, 1), None);
         assert_eq!(l.len(), 2);
     }

@@ -77,7 +77,9 @@ impl<T> Published<T> {
     /// for every online reader to pass a quiescent point; a reader stuck longer than `warn`
     /// is reported in the log, and the wait goes on.
     pub fn publish(&self, value: T) {
-        let old = self.ptr.swap(Box::into_raw(Box::new(value)), Ordering::SeqCst);
+        let old = self
+            .ptr
+            .swap(Box::into_raw(Box::new(value)), Ordering::SeqCst);
         self.synchronize();
         // SAFETY: `old` came from Box::into_raw and, after synchronize(), no reader holds it.
         drop(unsafe { Box::from_raw(old) });
@@ -86,7 +88,11 @@ impl<T> Published<T> {
     /// Waits until every reader online now has passed a quiescent point.
     pub fn synchronize(&self) {
         fence(Ordering::SeqCst);
-        let seen: Vec<u64> = self.epochs.iter().map(|e| e.load(Ordering::Acquire)).collect();
+        let seen: Vec<u64> = self
+            .epochs
+            .iter()
+            .map(|e| e.load(Ordering::Acquire))
+            .collect();
         let start = Instant::now();
         let mut warned = false;
         for (i, e) in self.epochs.iter().enumerate() {
@@ -141,7 +147,13 @@ mod tests {
 
     #[test]
     fn readers_never_see_freed_values_across_thousands_of_swaps() {
-        let p = Arc::new(Published::new(Canary { alive: AtomicU64::new(1), gen: 0 }, 2));
+        let p = Arc::new(Published::new(
+            Canary {
+                alive: AtomicU64::new(1),
+                gen: 0,
+            },
+            2,
+        ));
         let stop = Arc::new(AtomicBool::new(false));
         let mut handles = Vec::new();
         for r in 0..2 {
@@ -165,7 +177,10 @@ mod tests {
             }));
         }
         for g in 1..=3000 {
-            p.publish(Canary { alive: AtomicU64::new(1), gen: g });
+            p.publish(Canary {
+                alive: AtomicU64::new(1),
+                gen: g,
+            });
         }
         stop.store(true, Ordering::Relaxed);
         for h in handles {
