@@ -3,7 +3,7 @@
 #   host preparation (scripts/setup-host.sh), cargo build --release, cargo test --release
 #   (unit + integration), then the end-to-end scripts e2e-vxlan.sh, e2e-mpls-pcap.sh and
 #   e2e-malformed.sh against target/release/vrouter.
-# The last line is "N passed, N failed", counting the end-to-end scripts; the exit status is
+# The last line is "N passed, N failed", counting cargo test (as one) and the end-to-end scripts; the exit status is
 # non-zero when anything failed (host setup, build, cargo test or an end-to-end script).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -31,21 +31,21 @@ if ! cargo build --release; then
     status=1
 fi
 
-step "cargo test --release"
-if ((built)); then
-    if cargo test --release; then
-        echo "test.sh: PASS cargo test --release"
-    else
-        echo "test.sh: FAIL cargo test --release"
-        status=1
-    fi
-else
-    echo "test.sh: skipped (build failed)"
-fi
-
 n_pass=0
 n_fail=0
 results=()
+
+step "cargo test --release"
+if ((built)) && cargo test --release; then
+    echo "test.sh: PASS cargo test --release"
+    results+=("PASS cargo test --release")
+    n_pass=$((n_pass + 1))
+else
+    echo "test.sh: FAIL cargo test --release"
+    results+=("FAIL cargo test --release")
+    n_fail=$((n_fail + 1))
+    status=1
+fi
 for s in "${E2E[@]}"; do
     step "scripts/$s"
     if ((!built)); then

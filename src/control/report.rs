@@ -29,6 +29,8 @@ pub struct MempoolFigures {
 #[derive(Clone, Debug, Default)]
 pub struct Report {
     pub ports: Vec<PortReport>,
+    /// Per worker: per port `(rx_packets, tx_packets)`, and the worker's total drops.
+    pub per_core: Vec<(Vec<(u64, u64)>, u64)>,
     pub drops: Vec<(DropReason, u64)>,
     pub events: Vec<(Event, u64)>,
     pub mempool: MempoolFigures,
@@ -72,8 +74,21 @@ impl Report {
                 }
             })
             .collect();
+        let per_core = cores
+            .iter()
+            .map(|c| {
+                let ports = (0..names.len())
+                    .map(|i| {
+                        c.port(i)
+                            .map_or((0, 0), |p| (p.rx_packets.get(), p.tx_packets.get()))
+                    })
+                    .collect();
+                (ports, DropReason::ALL.iter().map(|&r| c.drops_of(r)).sum())
+            })
+            .collect();
         Report {
             ports,
+            per_core,
             drops: DropReason::ALL
                 .iter()
                 .map(|&r| (r, sum(&|c| c.drops_of(r))))
@@ -119,8 +134,22 @@ impl Report {
             .iter()
             .map(|(e, n)| (e.name().to_string(), json!(n)))
             .collect();
+        let per_core: Vec<Value> = self
+            .per_core
+            .iter()
+            .enumerate()
+            .map(|(w, (ports, drops))| {
+                json!({
+                    "worker": w,
+                    "rx_packets": ports.iter().map(|p| p.0).collect::<Vec<_>>(),
+                    "tx_packets": ports.iter().map(|p| p.1).collect::<Vec<_>>(),
+                    "drops": drops,
+                })
+            })
+            .collect();
         json!({
             "ports": ports,
+            "per_core": per_core,
             "drops": drops,
             "events": events,
             "mempool": {
@@ -224,6 +253,9 @@ mod tests {
         assert_eq!(j["drops"]["no_route"], 2);
         assert_eq!(j["events"]["vxlan_decap"], 1);
         assert_eq!(j["ports"][1]["name"], "vm1");
+        assert_eq!(j["per_core"][0]["rx_packets"][1], 3);
+        assert_eq!(j["per_core"][1]["rx_packets"][1], 4);
+        assert_eq!(j["per_core"][0]["drops"], 1);
         let t = r.to_text();
         assert!(t.contains("no_route=2"), "{t}");
     }

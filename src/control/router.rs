@@ -12,6 +12,7 @@ use super::report::{HwCounters, MempoolFigures, Report};
 use crate::datapath::CoreStats;
 use crate::dpdk::{self, Eal, Mempool, Port, PortConf, TxBuffer};
 use crate::tables::rcu::Published;
+use crate::tables::Tables;
 use crate::worker::Worker;
 
 /// Run-time options from the command line.
@@ -196,6 +197,9 @@ pub fn run(opts: &Options) -> Result<()> {
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, term.clone()).context("signal handler")?;
     }
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, hup.clone())
+        .context("signal handler")?;
     signal_hook::flag::register(signal_hook::consts::SIGUSR1, usr1.clone())
         .context("signal handler")?;
     let started = Instant::now();
@@ -215,6 +219,18 @@ pub fn run(opts: &Options) -> Result<()> {
         let periodic = opts
             .stats_interval
             .is_some_and(|i| last_print.elapsed() >= i);
+        if hup.swap(false, Ordering::Relaxed) {
+            match reload(&opts.config, &config, fabric_mac, &published) {
+                Ok(us) => log::info!(
+                    "SIGHUP: {} reloaded; tables replaced in {us} µs",
+                    opts.config.display()
+                ),
+                Err(e) => log::error!(
+                    "SIGHUP: {} not applied, tables unchanged: {e:#}",
+                    opts.config.display()
+                ),
+            }
+        }
         if usr1.swap(false, Ordering::Relaxed) || periodic {
             println!("{}", report(&ports, u64::from(pool.in_use())).to_text());
             last_print = Instant::now();
@@ -247,6 +263,37 @@ pub fn run(opts: &Options) -> Result<()> {
     drop(published);
     drop(eal);
     Ok(())
+}
+
+/// Re-reads the configuration and publishes new tables while the workers forward. Ports are
+/// fixed at start, so a config that changes the fabric or the vifs' devices is refused whole.
+/// Returns the time from build start to the old tables being freed, in µs.
+fn reload(
+    path: &std::path::Path,
+    running: &Config,
+    fabric_mac: [u8; 6],
+    published: &Published<Tables>,
+) -> Result<u128> {
+    let t0 = Instant::now();
+    let new = Config::load(path)?;
+    if new.fabric.dev != running.fabric.dev {
+        bail!("fabric.dev changed: ports cannot change at run time (restart the router)");
+    }
+    let devs = |c: &Config| {
+        c.vif
+            .iter()
+            .map(|v| (v.name.clone(), v.device()))
+            .collect::<Vec<_>>()
+    };
+    if devs(&new) != devs(running) {
+        bail!("the vif list (names or devices) changed: ports cannot change at run time (restart the router)");
+    }
+    let mut tables = new.build_tables(fabric_mac)?;
+    if let Some(n) = Arc::get_mut(&mut tables.neighbors) {
+        n.inherit_learned(&published.read().neighbors);
+    }
+    published.publish(tables);
+    Ok(t0.elapsed().as_micros())
 }
 
 /// A vhost-user server cannot bind over a socket file left by an earlier run.

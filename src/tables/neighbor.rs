@@ -88,6 +88,19 @@ impl NeighborTable {
         true
     }
 
+    /// Copies the MACs `old` learned by ARP for addresses this table also has (and has no
+    /// static MAC for), so a table swap does not forget resolved endpoints.
+    pub fn inherit_learned(&mut self, old: &NeighborTable) {
+        for (i, ip) in self.ips.iter().enumerate() {
+            let Some(j) = old.index_of(*ip) else { continue };
+            let w = old.macs[j as usize].load(Ordering::Relaxed);
+            let slot = self.macs[i].get_mut();
+            if w & VALID != 0 && w & STATIC == 0 && *slot & STATIC == 0 {
+                *slot = w;
+            }
+        }
+    }
+
     /// Number of neighbours.
     pub fn len(&self) -> usize {
         self.ips.len()
@@ -116,5 +129,18 @@ mod tests {
         assert!(!t.learn(Ipv4Addr::new(203, 0, 113, 3), [9; 6]));
         assert_eq!(t.mac(b), Some([2, 0, 0, 0, 0, 3]));
         assert!(!t.learn(Ipv4Addr::new(203, 0, 113, 99), [9; 6]));
+
+        let mut n = NeighborTable::default();
+        let c = n.add(Ipv4Addr::new(198, 51, 100, 9));
+        let a2 = n.add(Ipv4Addr::new(203, 0, 113, 2));
+        let b2 = n.add_static(Ipv4Addr::new(203, 0, 113, 3), [2, 0, 0, 0, 0, 4]);
+        n.inherit_learned(&t);
+        assert_eq!(
+            n.mac(a2),
+            Some([2, 0, 0, 0, 0, 2]),
+            "learned MAC carried over"
+        );
+        assert_eq!(n.mac(b2), Some([2, 0, 0, 0, 0, 4]), "new static entry wins");
+        assert_eq!(n.mac(c), None);
     }
 }

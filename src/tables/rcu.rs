@@ -51,9 +51,10 @@ impl<T> Published<T> {
         self.epochs[r].store(OFFLINE, Ordering::Release);
     }
 
-    /// The current value, for reader `r` (which must be online). The reference is valid until
-    /// `r`'s next [`Self::quiescent`] or [`Self::offline`] call: the caller must not keep it
-    /// past that point. One atomic load.
+    /// The current value. For a worker (which must be online) the reference is valid until
+    /// its next [`Self::quiescent`] or [`Self::offline`] call: it must not keep it past that
+    /// point. The (single) publishing thread may also read, between its own publishes. One
+    /// atomic load.
     #[inline(always)]
     pub fn read(&self) -> &T {
         // SAFETY: the pointer always points to a live boxed T: a replaced value is freed only
@@ -155,11 +156,13 @@ mod tests {
             2,
         ));
         let stop = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(std::sync::Barrier::new(3));
         let mut handles = Vec::new();
         for r in 0..2 {
-            let (p, stop) = (p.clone(), stop.clone());
+            let (p, stop, ready) = (p.clone(), stop.clone(), ready.clone());
             handles.push(std::thread::spawn(move || {
                 p.online(r);
+                ready.wait();
                 let mut last = 0;
                 let mut reads = 0u64;
                 while !stop.load(Ordering::Relaxed) {
@@ -176,6 +179,8 @@ mod tests {
                 reads
             }));
         }
+        // Publish only once both readers are online, so every swap has to wait for them.
+        ready.wait();
         for g in 1..=3000 {
             p.publish(Canary {
                 alive: AtomicU64::new(1),
