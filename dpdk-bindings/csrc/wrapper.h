@@ -24,7 +24,12 @@ enum vr_dpdk_flags {
 	VR_ETH_RSS_TCP = RTE_ETH_RSS_TCP,
 	VR_ETH_RX_OFFLOAD_SCATTER = RTE_ETH_RX_OFFLOAD_SCATTER,
 	VR_MBUF_F_RX_RSS_HASH = RTE_MBUF_F_RX_RSS_HASH,
+	VR_MBUF_F_RX_L4_CKSUM_MASK = RTE_MBUF_F_RX_L4_CKSUM_MASK,
+	VR_MBUF_F_RX_L4_CKSUM_NONE = RTE_MBUF_F_RX_L4_CKSUM_NONE,
+	VR_MBUF_F_RX_LRO = RTE_MBUF_F_RX_LRO,
 };
+_Static_assert(RTE_MBUF_F_RX_L4_CKSUM_MASK < (1ULL << 31), "RX_L4_CKSUM_MASK exceeds an int");
+_Static_assert(RTE_MBUF_F_RX_LRO < (1ULL << 31), "RX_LRO exceeds an int");
 _Static_assert(RTE_ETH_RSS_IP < (1ULL << 31), "RTE_ETH_RSS_IP exceeds an int");
 _Static_assert(RTE_ETH_RSS_UDP < (1ULL << 31), "RTE_ETH_RSS_UDP exceeds an int");
 _Static_assert(RTE_ETH_RSS_TCP < (1ULL << 31), "RTE_ETH_RSS_TCP exceeds an int");

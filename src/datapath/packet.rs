@@ -23,6 +23,27 @@ pub trait Packet {
     fn is_contiguous(&self) -> bool {
         true
     }
+    /// `true` when the L4 (TCP/UDP) checksum field holds only the pseudo-header sum and the
+    /// checksum must be completed before the packet leaves for the wire (virtio-net
+    /// VIRTIO_NET_HDR_F_NEEDS_CSUM, surfaced by DPDK as RTE_MBUF_F_RX_L4_CKSUM_NONE).
+    #[inline]
+    fn l4_csum_partial(&self) -> bool {
+        false
+    }
+    /// Forgets receive-offload metadata once the pipeline has acted on it (e.g. after
+    /// completing a partial checksum).
+    #[inline]
+    fn clear_rx_offload(&mut self) {}
+    /// The segment size of a segmentation-offload super-frame (guest TSO/GSO), if it is one.
+    #[inline]
+    fn gso_size(&self) -> Option<u16> {
+        None
+    }
+    /// A new, empty packet from the same buffer pool, with the default headroom (for
+    /// fragments). `None` when the pool is empty.
+    fn alloc_sibling(&self) -> Option<Self>
+    where
+        Self: Sized;
     /// Length in bytes.
     #[inline]
     fn len(&self) -> usize {
@@ -46,6 +67,8 @@ pub struct VecPacket {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Test knob: pretend the L4 checksum is partial (as from a virtio guest).
+    pub csum_partial: bool,
 }
 
 impl VecPacket {
@@ -55,6 +78,7 @@ impl VecPacket {
             buf: vec![0; DEFAULT_BUF_SIZE.max(DEFAULT_HEADROOM + bytes.len())],
             start: DEFAULT_HEADROOM,
             end: DEFAULT_HEADROOM,
+            csum_partial: false,
         };
         p.reset(bytes);
         p
@@ -104,6 +128,17 @@ impl Packet for VecPacket {
         }
         self.end = self.start + len;
         true
+    }
+    #[inline]
+    fn l4_csum_partial(&self) -> bool {
+        self.csum_partial
+    }
+    #[inline]
+    fn clear_rx_offload(&mut self) {
+        self.csum_partial = false;
+    }
+    fn alloc_sibling(&self) -> Option<Self> {
+        Some(VecPacket::from_bytes(&[]))
     }
 }
 

@@ -94,6 +94,18 @@ named_enum! {
         TxFull = "tx_full",
         /// Received on a port the tables do not know (e.g. a vif being removed).
         UnknownPort = "unknown_port",
+        /// Larger than the path MTU with DF set (IPv4) or any IPv6: dropped, and an ICMP
+        /// "fragmentation needed" / ICMPv6 "packet too big" answered (see the events).
+        FragNeeded = "frag_needed",
+        /// Needed fragmenting but could not be (no buffer for a fragment, too many fragments).
+        FragFailed = "frag_failed",
+        /// A guest segmentation-offload (TSO/GSO) super-frame, which the router does not offer.
+        GsoUnsupported = "gso_unsupported",
+        /// An ICMP error from the fabric about a tunnel packet, once learned from (consumed).
+        IcmpFromFabric = "icmp_from_fabric",
+        /// Neighbor discovery the router does not answer (not a solicitation for a routable
+        /// address, or malformed).
+        NdIgnored = "nd_ignored",
     }
 }
 
@@ -113,6 +125,26 @@ named_enum! {
         IcmpEchoReplied = "icmp_echo_replied",
         IcmpErrorSent = "icmp_error_sent",
         IcmpRateLimited = "icmp_rate_limited",
+        /// ICMP "fragmentation needed" (type 3 code 4) sent.
+        IcmpFragNeededSent = "icmp_frag_needed_sent",
+        /// ICMPv6 "packet too big" sent.
+        Icmp6PtbSent = "icmp6_ptb_sent",
+        /// ICMPv6 time exceeded sent.
+        Icmp6TimeExceededSent = "icmp6_time_exceeded_sent",
+        /// TCP SYN / SYN-ACK whose MSS option was lowered.
+        MssClamped = "mss_clamped",
+        /// IPv4 packets fragmented (each counted once).
+        Fragmented = "fragmented",
+        /// Fragments those packets became.
+        FragmentsSent = "fragments_sent",
+        /// A lower path MTU learned for a tunnel endpoint from an ICMP error.
+        PmtuLearned = "pmtu_learned",
+        /// ICMP errors about tunnel packets relayed to the VM as inner errors.
+        IcmpRelayed = "icmp_relayed",
+        /// Partial (virtio NEEDS_CSUM) L4 checksums completed in software.
+        CsumCompleted = "csum_completed",
+        /// Neighbor advertisements sent (ND proxy).
+        NdReplied = "nd_replied",
     }
 }
 

@@ -246,4 +246,38 @@ impl Packet for Mbuf {
     fn len(&self) -> usize {
         usize::from(self.raw().data_len)
     }
+
+    #[inline]
+    fn l4_csum_partial(&self) -> bool {
+        // The vhost library (compliant offload mode) reports a virtio NEEDS_CSUM packet, whose
+        // L4 checksum field holds the pseudo-header sum, as "L4 checksum NONE": data intact,
+        // checksum not computed.
+        let mask = u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK);
+        self.raw().ol_flags & mask == u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_NONE)
+    }
+
+    #[inline]
+    fn clear_rx_offload(&mut self) {
+        let m = self.raw_mut();
+        m.ol_flags &= !(u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK) | u64::from(dpdk_sys::VR_MBUF_F_RX_LRO));
+    }
+
+    #[inline]
+    fn gso_size(&self) -> Option<u16> {
+        let m = self.raw();
+        if m.ol_flags & u64::from(dpdk_sys::VR_MBUF_F_RX_LRO) == 0 {
+            return None;
+        }
+        // SAFETY: tx_offload is a plain-integer union; the vhost library sets tso_segsz with
+        // RX_LRO for a guest GSO frame.
+        let seg = unsafe { m.__bindgen_anon_3.__bindgen_anon_1.tso_segsz() };
+        Some(seg as u16)
+    }
+
+    fn alloc_sibling(&self) -> Option<Self> {
+        // SAFETY: `pool` of a valid mbuf is its (live, MT-safe) mempool.
+        let m = unsafe { dpdk_sys::vr_pktmbuf_alloc(self.raw().pool) };
+        // SAFETY: a non-NULL result is a fresh mbuf that we now own.
+        NonNull::new(m).map(|m| unsafe { Mbuf::from_raw(m) })
+    }
 }
