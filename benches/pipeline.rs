@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use std::hint::black_box;
 use std::sync::Arc;
 use vrouter::control::config::Config;
-use vrouter::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use vrouter::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
 use vrouter::datapath::{CoreStats, DropReason, VecPacket};
 use vrouter::tables::Tables;
 
@@ -125,7 +125,8 @@ fn run_path(c: &mut Criterion, name: &str, port: u16, templates: Vec<Vec<u8>>, e
     let mut pkts: Vec<VecPacket> = templates.iter().map(|f| VecPacket::from_bytes(f)).collect();
     let mut verdicts = [Verdict::Drop(DropReason::TxFull); BURST];
     // Check the path really is the one named before timing it.
-    process_burst(&mut ctx, &t, port, &mut pkts, &mut verdicts);
+    let mut extra = Extra::default();
+    process_burst(&mut ctx, &t, port, &mut pkts, &mut verdicts, &mut extra);
     assert!(
         verdicts.iter().all(|v| *v == expect),
         "{name}: {:?}",
@@ -140,7 +141,14 @@ fn run_path(c: &mut Criterion, name: &str, port: u16, templates: Vec<Vec<u8>>, e
                 for (p, f) in pkts.iter_mut().zip(&templates) {
                     p.reset(f);
                 }
-                process_burst(&mut ctx, &t, port, black_box(&mut pkts), &mut verdicts);
+                process_burst(
+                    &mut ctx,
+                    &t,
+                    port,
+                    black_box(&mut pkts),
+                    &mut verdicts,
+                    &mut extra,
+                );
                 black_box(&verdicts);
             },
             BatchSize::SmallInput,

@@ -22,6 +22,11 @@ ROUTER_MAC=00:00:5e:00:01:00
 VM_MAC=02:00:00:00:01:02
 REMOTE_VX_MAC=02:00:00:00:02:01
 PY=/usr/bin/python3          # Debian's python3 with python3-scapy (not a pyenv one)
+# Knobs for variants of the topology (defaults: what e2e-vxlan.sh has always used):
+VM_MTU=${VM_MTU:-1450}            # MTU of vmtap0, the VM's interface
+VM_OFFLOADS=${VM_OFFLOADS:-off}   # off: ethtool -K vmtap0 tx/rx/tso/gso/gro off; keep: TAP defaults
+STATIC_ND=${STATIC_ND:-1}         # 1: static IPv6 neighbour entries for the router MAC (VM and
+                                  # remote); 0: none, the router's ND proxy must answer
 
 SCRIPTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$SCRIPTS_DIR/.." && pwd)
@@ -145,8 +150,12 @@ topo_up() {
     ip -n $NS_REMOTE addr replace 198.51.100.1/24 dev vx100 || return 1
     ip -n $NS_REMOTE addr replace 2001:db8:100::1/64 dev vx100 nodad || return 1
     offloads_off $NS_REMOTE vx100 || return 1
-    # No ND proxy in the router yet: the router MAC, statically.
-    ip -n $NS_REMOTE neigh replace 2001:db8:100::2 lladdr $ROUTER_MAC dev vx100 nud permanent || return 1
+    if [[ $STATIC_ND == 1 ]]; then
+        # Without the router's ND proxy: the router MAC, statically.
+        ip -n $NS_REMOTE neigh replace 2001:db8:100::2 lladdr $ROUTER_MAC dev vx100 nud permanent || return 1
+    else
+        ip -n $NS_REMOTE neigh del 2001:db8:100::2 dev vx100 2>/dev/null || true
+    fi
 }
 
 # topo_down: stops the VM we started (pid file), deletes the namespaces. Idempotent.
@@ -215,15 +224,20 @@ vm_forwarding() {
         && grep -Eq 'start packet forwarding|packet forwarding - ports=' "$VM_LOG"
 }
 
-# vm_configure: addresses, MTU, offloads, static ND entry on vmtap0.
+# vm_configure: addresses, MTU ($VM_MTU), offloads (unless VM_OFFLOADS=keep), static ND entry
+# on vmtap0 (unless STATIC_ND=0).
 vm_configure() {
     ip -n $NS_VM link set vmtap0 down || return 1
-    ip -n $NS_VM link set vmtap0 address $VM_MAC mtu 1450 || return 1
-    offloads_off $NS_VM vmtap0 || return 1
+    ip -n $NS_VM link set vmtap0 address $VM_MAC mtu "$VM_MTU" || return 1
+    if [[ $VM_OFFLOADS == off ]]; then
+        offloads_off $NS_VM vmtap0 || return 1
+    fi
     ip -n $NS_VM link set vmtap0 up || return 1
     ip -n $NS_VM addr replace 198.51.100.2/24 dev vmtap0 || return 1
     ip -n $NS_VM addr replace 2001:db8:100::2/64 dev vmtap0 nodad || return 1
-    ip -n $NS_VM neigh replace 2001:db8:100::1 lladdr $ROUTER_MAC dev vmtap0 nud permanent || return 1
+    if [[ $STATIC_ND == 1 ]]; then
+        ip -n $NS_VM neigh replace 2001:db8:100::1 lladdr $ROUTER_MAC dev vmtap0 nud permanent || return 1
+    fi
 }
 
 # vm_stop: stops the testpmd we started (by the PID we recorded).

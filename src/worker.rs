@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use crate::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
 use crate::datapath::{CoreStats, DropReason, Packet};
 use crate::dpdk::{tsc, tsc_hz, Burst, RxQueue, TxBuffer, BURST_SIZE};
 use crate::tables::rcu::Published;
@@ -39,6 +39,8 @@ impl Worker {
         let drain_ticks = hz / 1_000_000 * TX_DRAIN_US;
         let mut burst = Burst::new();
         let mut verdicts = [Verdict::Drop(DropReason::TxFull); BURST_SIZE];
+        // Fragments the pipeline makes; sized once, here.
+        let mut extra: Extra<crate::dpdk::Mbuf> = Extra::default();
         let mut last_drain = tsc();
         let mut idle = 0u32;
         self.tables.online(self.id);
@@ -59,9 +61,22 @@ impl Worker {
                     pc.rx_bytes
                         .add(burst.as_slice().iter().map(|m| m.len() as u64).sum());
                 }
-                process_burst(&mut ctx, t, *port, burst.as_mut_slice(), &mut verdicts[..n]);
+                process_burst(
+                    &mut ctx,
+                    t,
+                    *port,
+                    burst.as_mut_slice(),
+                    &mut verdicts[..n],
+                    &mut extra,
+                );
                 for (m, v) in burst.drain().zip(verdicts.iter()) {
                     match *v {
+                        Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
+                        Verdict::Drop(_) => drop(m),
+                    }
+                }
+                for (m, v) in extra.drain() {
+                    match v {
                         Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
                         Verdict::Drop(_) => drop(m),
                     }

@@ -5,7 +5,7 @@ use etherparse::{PacketBuilder, SlicedPacket};
 use proptest::prelude::*;
 use std::sync::Arc;
 use vrouter::control::config::Config;
-use vrouter::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use vrouter::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
 use vrouter::datapath::{CoreStats, DropReason, Event, Packet, VecPacket};
 use vrouter::tables::Tables;
 
@@ -120,6 +120,9 @@ struct Rig {
     t: Tables,
     ctx: CoreCtx,
     stats: Arc<CoreStats>,
+    extra: Extra<VecPacket>,
+    /// Fragments (or other extra packets) the last run made.
+    last_extra: Vec<(VecPacket, Verdict)>,
 }
 
 impl Rig {
@@ -131,12 +134,26 @@ impl Rig {
         let stats = Arc::new(CoreStats::default());
         let mut ctx = CoreCtx::new(stats.clone(), HZ);
         ctx.set_now(HZ);
-        Rig { t, ctx, stats }
+        Rig {
+            t,
+            ctx,
+            stats,
+            extra: Extra::default(),
+            last_extra: Vec::new(),
+        }
     }
     fn run(&mut self, port: u16, frame: &[u8]) -> (Verdict, VecPacket) {
         let mut pkts = [VecPacket::from_bytes(frame)];
         let mut v = [Verdict::Drop(DropReason::TxFull)];
-        process_burst(&mut self.ctx, &self.t, port, &mut pkts, &mut v);
+        process_burst(
+            &mut self.ctx,
+            &self.t,
+            port,
+            &mut pkts,
+            &mut v,
+            &mut self.extra,
+        );
+        self.last_extra = self.extra.drain().collect();
         let [p] = pkts;
         (v[0], p)
     }

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use vrouter::control::config::Config;
-use vrouter::datapath::pipeline::{process_burst, CoreCtx, Verdict};
+use vrouter::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
 use vrouter::datapath::{CoreStats, DropReason, VecPacket};
 use vrouter::tables::rcu::Published;
 use vrouter::tables::Tables;
@@ -113,6 +113,7 @@ fn thousands_of_swaps_under_traffic() {
                 templates.iter().map(|t| VecPacket::from_bytes(t)).collect();
             let mut verdicts = [Verdict::Drop(DropReason::TxFull); 32];
             let mut seen = [0u64; 3];
+            let mut extra = Extra::default();
             published.online(w);
             ready.wait();
             while !stop.load(Ordering::Relaxed) {
@@ -120,7 +121,8 @@ fn thousands_of_swaps_under_traffic() {
                     p.reset(t);
                 }
                 let t = published.read();
-                process_burst(&mut ctx, t, 3, &mut pkts, &mut verdicts);
+                process_burst(&mut ctx, t, 3, &mut pkts, &mut verdicts, &mut extra);
+                assert!(extra.is_empty());
                 let moving: Vec<Verdict> = (0..32)
                     .filter(|i| i % 3 != 2)
                     .map(|i| verdicts[i])

@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crate::tables::{
-    Encap, Fabric, MacAddr, NeighborTable, Nexthop, NhIdx, Port, PortKind, Tables, Tunnel,
-    UdpDecap, Vrf, MAX_VRFS,
+    Encap, Fabric, MacAddr, NeighborTable, Nexthop, NhIdx, PmtuTable, Port, PortKind, Tables,
+    Tunnel, UdpDecap, Vrf, MAX_VRFS,
 };
 use crate::wire::{mpls::PORT_MPLS_UDP, vxlan};
 
@@ -61,6 +61,7 @@ pub struct Config {
 pub struct RouterConf {
     pub mac: Option<String>,
     pub icmp_rate: Option<u32>,
+    pub fragmentation: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -91,6 +92,8 @@ pub struct VrfConf {
     pub vni: Option<u32>,
     /// Source address of ICMP errors the router sends in this VRF (default: the fabric IP).
     pub router_ip: Option<String>,
+    /// Source of ICMPv6 errors and ND answers (default: link-local of the router MAC).
+    pub router_ip6: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +109,7 @@ pub struct VifConf {
     #[serde(default)]
     pub ip: Vec<String>,
     pub mtu: Option<u16>,
+    pub mss_clamp: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -213,6 +217,17 @@ impl Config {
             None => DEFAULT_ROUTER_MAC,
         };
         let icmp_rate = self.router.icmp_rate.unwrap_or(100);
+        let frag_outer = match self.router.fragmentation.as_deref() {
+            None | Some("inner") => false,
+            Some("outer") => true,
+            Some(o) => {
+                return err(
+                    "router.fragmentation",
+                    format!("{o:?} is not one of inner, outer"),
+                )
+            }
+        };
+        let default_ip6 = crate::datapath::icmp::link_local_from_mac(&router_mac);
 
         // Fabric.
         let (fip, plen) = match parse_prefix(&self.fabric.ip) {
@@ -236,6 +251,7 @@ impl Config {
             return err("fabric.dev", "empty");
         }
         let mut neighbors = NeighborTable::default();
+        let mut pmtu = PmtuTable::default();
         for (i, n) in self.fabric.neighbor.iter().enumerate() {
             let ip = parse_v4(&n.ip, &format!("fabric.neighbor[{i}].ip"))?;
             let mac = parse_mac(&n.mac)
@@ -281,12 +297,22 @@ impl Config {
                 Some(s) => parse_v4(s, &format!("vrf[{i}].router_ip"))?,
                 None => fip,
             };
+            let router_ip6 = match &v.router_ip6 {
+                Some(s) => s.parse().map_err(|_| {
+                    bad(
+                        format!("vrf[{i}].router_ip6"),
+                        format!("{s:?} is not an IPv6 address"),
+                    )
+                })?,
+                None => default_ip6,
+            };
             if vrfs.len() <= id as usize {
                 vrfs.resize(id as usize + 1, None);
             }
             vrfs[id as usize] = Some(Vrf {
                 id,
                 router_ip,
+                router_ip6,
                 fib4: Default::default(),
                 fib6: Default::default(),
             });
@@ -297,6 +323,7 @@ impl Config {
             name: "fabric".into(),
             kind: crate::tables::PortKind::Fabric,
             mtu: self.fabric.mtu.unwrap_or(1500),
+            mss_clamp: false,
         }];
         let mut vif_index: HashMap<&str, u16> = HashMap::new();
         let mut auto_routes: Vec<(u16, IpAddr, u8, u16)> = Vec::new(); // vrf, addr, len, port
@@ -320,6 +347,7 @@ impl Config {
                 return err(f("name"), "too many vifs");
             }
             let mut vm_ipv4 = Vec::new();
+            let mut vm_ipv6 = Vec::new();
             for (j, a) in v.ip.iter().enumerate() {
                 let ip: IpAddr = a.parse().map_err(|_| {
                     bad(
@@ -327,8 +355,9 @@ impl Config {
                         format!("{a:?} is not an IP address"),
                     )
                 })?;
-                if let IpAddr::V4(v4) = ip {
-                    vm_ipv4.push(v4);
+                match ip {
+                    IpAddr::V4(a) => vm_ipv4.push(a),
+                    IpAddr::V6(a) => vm_ipv6.push(a),
                 }
                 auto_routes.push((vrf, ip, if ip.is_ipv4() { 32 } else { 128 }, port));
             }
@@ -338,8 +367,10 @@ impl Config {
                     vrf,
                     vm_mac,
                     vm_ipv4,
+                    vm_ipv6,
                 },
                 mtu: v.mtu.unwrap_or(1500),
+                mss_clamp: v.mss_clamp.unwrap_or(true),
             });
             vif_index.insert(v.name.as_str(), port);
         }
@@ -436,6 +467,7 @@ impl Config {
                         key,
                         inner_mac,
                         neighbor,
+                        endpoint: pmtu.add(dst),
                     })
                 }
                 o => {
@@ -470,6 +502,7 @@ impl Config {
             );
         }
 
+        let mut pushed_labels = HashMap::new();
         for (i, r) in self.route.iter().enumerate() {
             let f = |k: &str| format!("route[{i}].{k}");
             let vrf = check_vrf(&vrfs, r.vrf, &f("vrf"))?;
@@ -482,6 +515,11 @@ impl Config {
                 )
             })?;
             insert_route(vrfs[vrf as usize].as_mut().expect("checked"), addr, len, nh);
+            if let Nexthop::Tunnel(tu) = &nexthops[nh as usize] {
+                if tu.encap != Encap::Vxlan {
+                    pushed_labels.entry(tu.key).or_insert(vrf);
+                }
+            }
         }
 
         let mut labels = HashMap::new();
@@ -514,12 +552,15 @@ impl Config {
             nexthops,
             vni_to_vrf,
             labels,
+            pushed_labels,
             udp_decap: vec![
                 (vxlan::PORT, UdpDecap::Vxlan),
                 (PORT_MPLS_UDP, UdpDecap::MplsUdp),
             ],
             neighbors: Arc::new(neighbors),
+            pmtu: Arc::new(pmtu),
             icmp_rate,
+            frag_outer,
         })
     }
 }

@@ -121,7 +121,9 @@ pub fn run(opts: &Options) -> Result<()> {
         }
     }
     let fabric_mac = ports[0].mac();
-    let tables = config.build_tables(fabric_mac)?;
+    let port_mtus: Vec<u16> = ports.iter().map(Port::mtu).collect();
+    let mut tables = config.build_tables(fabric_mac)?;
+    fill_port_mtus(&mut tables, &config, &port_mtus);
     log::info!(
         "fabric {} ({}) mac {}, {} vif(s), {} worker(s) on lcores {:?}",
         config.fabric.dev,
@@ -220,7 +222,7 @@ pub fn run(opts: &Options) -> Result<()> {
             .stats_interval
             .is_some_and(|i| last_print.elapsed() >= i);
         if hup.swap(false, Ordering::Relaxed) {
-            match reload(&opts.config, &config, fabric_mac, &published) {
+            match reload(&opts.config, &config, fabric_mac, &port_mtus, &published) {
                 Ok(us) => log::info!(
                     "SIGHUP: {} reloaded; tables replaced in {us} µs",
                     opts.config.display()
@@ -272,6 +274,7 @@ fn reload(
     path: &std::path::Path,
     running: &Config,
     fabric_mac: [u8; 6],
+    port_mtus: &[u16],
     published: &Published<Tables>,
 ) -> Result<u128> {
     let t0 = Instant::now();
@@ -289,11 +292,26 @@ fn reload(
         bail!("the vif list (names or devices) changed: ports cannot change at run time (restart the router)");
     }
     let mut tables = new.build_tables(fabric_mac)?;
+    fill_port_mtus(&mut tables, &new, port_mtus);
+    let old = published.read();
     if let Some(n) = Arc::get_mut(&mut tables.neighbors) {
-        n.inherit_learned(&published.read().neighbors);
+        n.inherit_learned(&old.neighbors);
+    }
+    if let Some(p) = Arc::get_mut(&mut tables.pmtu) {
+        p.inherit(&old.pmtu);
     }
     published.publish(tables);
     Ok(t0.elapsed().as_micros())
+}
+
+/// Ports whose MTU the config leaves open get the device's own.
+fn fill_port_mtus(tables: &mut Tables, config: &Config, port_mtus: &[u16]) {
+    let configured = std::iter::once(config.fabric.mtu).chain(config.vif.iter().map(|v| v.mtu));
+    for ((port, conf), &dev) in tables.ports.iter_mut().zip(configured).zip(port_mtus) {
+        if conf.is_none() && dev >= 576 {
+            port.mtu = dev;
+        }
+    }
 }
 
 /// A vhost-user server cannot bind over a socket file left by an earlier run.

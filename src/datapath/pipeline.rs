@@ -1,18 +1,23 @@
 //! The burst pipeline: classify → decap → route → rewrite/encap, and the exceptions the
-//! router answers itself (ARP, ICMP echo, ICMP time exceeded).
+//! router answers itself (ARP, ND, ICMP echo, ICMP errors), path MTU (ICMP frag-needed /
+//! packet too big, fragmentation, MSS clamping, learning from the fabric's ICMP errors) and
+//! partial checksums from virtio guests.
 //!
 //! It runs on anything that implements [`Packet`]: mbufs in the router, byte buffers in tests
-//! and benches. Nothing here allocates, locks, logs or makes a system call; every failure is
-//! a [`Verdict::Drop`] with a named reason, counted by [`process_burst`].
+//! and benches. Nothing here allocates (fragments come from the packet's own pool, into a
+//! pre-sized [`Extra`] list), locks, logs or makes a system call; every failure is a
+//! [`Verdict::Drop`] with a named reason, counted by [`process_burst`].
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::packet::Packet;
-use super::stats::{CoreStats, DropReason, Event};
+use super::stats::{CoreStats, DropReason, Event, MAX_PORTS};
+use super::{icmp, mss, nd};
 use crate::tables::{Encap, Nexthop, NhIdx, PortIdx, PortKind, Tables, Tunnel, UdpDecap, FABRIC};
 use crate::wire::{
-    arp, checksum, ethernet, gre, icmpv4, ipv4, ipv6, mpls, udp, vxlan, Error as WireError, MacAddr,
+    arp, checksum, ethernet, gre, icmpv4, icmpv6, ipv4, ipv6, mpls, udp, vxlan, Error as WireError,
+    MacAddr,
 };
 
 const ETH: usize = ethernet::HEADER_LEN;
@@ -29,13 +34,49 @@ pub enum Verdict {
 use DropReason as R;
 use Verdict::{Drop, Tx};
 
+/// Packets the pipeline made besides those it was given (fragments), with their verdicts.
+/// Sized once; when full, fragmenting fails (counted) rather than allocating.
+pub struct Extra<P> {
+    pkts: Vec<(P, Verdict)>,
+}
+
+/// Room for the fragments of a whole burst of large packets.
+pub const EXTRA_CAPACITY: usize = 256;
+
+impl<P> Default for Extra<P> {
+    fn default() -> Self {
+        Extra {
+            pkts: Vec::with_capacity(EXTRA_CAPACITY),
+        }
+    }
+}
+
+impl<P> Extra<P> {
+    /// Packets waiting.
+    pub fn len(&self) -> usize {
+        self.pkts.len()
+    }
+    /// `true` when none wait.
+    pub fn is_empty(&self) -> bool {
+        self.pkts.is_empty()
+    }
+    /// Takes them all, in order.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, (P, Verdict)> {
+        self.pkts.drain(..)
+    }
+    fn room(&self) -> usize {
+        EXTRA_CAPACITY - self.pkts.len()
+    }
+}
+
 /// A worker's private pipeline state: its counters, clock and rate limiters.
 pub struct CoreCtx {
     pub stats: Arc<CoreStats>,
     tsc_hz: u64,
     now: u64,
-    icmp_tokens: u64,
-    icmp_last: u64,
+    now_s: u64,
+    /// ICMP-error token buckets per ingress port: (tokens, last refill).
+    icmp: Box<[(u64, u64)]>,
     /// Last ARP request sent per neighbour (TSC), for the 100 ms rate limit.
     arp_last: Box<[u64]>,
 }
@@ -50,8 +91,8 @@ impl CoreCtx {
             stats,
             tsc_hz: tsc_hz.max(1),
             now: 0,
-            icmp_tokens: 0,
-            icmp_last: 0,
+            now_s: 0,
+            icmp: vec![(0, 0); MAX_PORTS].into_boxed_slice(),
             arp_last: vec![0; MAX_NEIGHBORS].into_boxed_slice(),
         }
     }
@@ -60,19 +101,24 @@ impl CoreCtx {
     #[inline]
     pub fn set_now(&mut self, now: u64) {
         self.now = now;
+        self.now_s = now / self.tsc_hz;
     }
 
-    /// Takes one ICMP-error token; `rate` tokens per second, bursts up to `rate`.
+    /// Takes one ICMP-error token of `port`'s bucket: `rate` per second, bursts up to `rate`.
     #[cold]
-    fn icmp_allow(&mut self, rate: u32) -> bool {
-        let elapsed = self.now.saturating_sub(self.icmp_last);
-        let add = (u128::from(elapsed) * u128::from(rate) / u128::from(self.tsc_hz)) as u64;
+    fn icmp_allow(&mut self, port: PortIdx, rate: u32) -> bool {
+        let (now, hz) = (self.now, self.tsc_hz);
+        let Some((tokens, last)) = self.icmp.get_mut(usize::from(port)) else {
+            return false;
+        };
+        let add =
+            (u128::from(now.saturating_sub(*last)) * u128::from(rate) / u128::from(hz)) as u64;
         if add > 0 {
-            self.icmp_tokens = (self.icmp_tokens + add).min(u64::from(rate));
-            self.icmp_last = self.now;
+            *tokens = (*tokens + add).min(u64::from(rate));
+            *last = now;
         }
-        if self.icmp_tokens > 0 {
-            self.icmp_tokens -= 1;
+        if *tokens > 0 {
+            *tokens -= 1;
             true
         } else {
             false
@@ -93,33 +139,71 @@ impl CoreCtx {
     }
 }
 
+/// Where a packet being routed came from.
+#[derive(Clone, Copy, Debug)]
+struct Ingress {
+    /// The port it arrived on, or [`GENERATED`].
+    port: PortIdx,
+    /// Arrived through a tunnel: the largest inner IP packet that tunnel carries (for MSS
+    /// clamping toward the VM); 0 otherwise.
+    tunnel_limit: u16,
+}
+
+/// Ingress of packets the router made itself (ICMP errors and replies): they never cause
+/// another ICMP error.
+const GENERATED: PortIdx = PortIdx::MAX;
+const FROM_ROUTER: Ingress = Ingress {
+    port: GENERATED,
+    tunnel_limit: 0,
+};
+
+/// The per-burst environment.
+struct Cx<'a, P> {
+    core: &'a mut CoreCtx,
+    t: &'a Tables,
+    extra: &'a mut Extra<P>,
+}
+
 /// Runs the pipeline over a burst received on `in_port`, writing one verdict per packet and
-/// counting drops. `verdicts` must be at least as long as `pkts`.
+/// counting drops. Fragments it makes are appended to `extra` with their own verdicts (the
+/// caller sends them after the burst). `verdicts` must be at least as long as `pkts`.
 pub fn process_burst<P: Packet>(
     ctx: &mut CoreCtx,
     t: &Tables,
     in_port: PortIdx,
     pkts: &mut [P],
     verdicts: &mut [Verdict],
+    extra: &mut Extra<P>,
 ) {
+    let first_extra = extra.len();
+    let mut cx = Cx {
+        core: ctx,
+        t,
+        extra,
+    };
     for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
-        *v = process(ctx, t, in_port, p);
+        *v = process(&mut cx, in_port, p);
         if let Drop(r) = *v {
-            ctx.stats.count_drop(r);
+            cx.core.stats.count_drop(r);
+        }
+    }
+    for (_, v) in &cx.extra.pkts[first_extra..] {
+        if let Drop(r) = *v {
+            cx.core.stats.count_drop(r);
         }
     }
 }
 
 /// The pipeline for one packet.
 #[inline]
-pub fn process<P: Packet>(ctx: &mut CoreCtx, t: &Tables, in_port: PortIdx, p: &mut P) -> Verdict {
+fn process<P: Packet>(cx: &mut Cx<'_, P>, in_port: PortIdx, p: &mut P) -> Verdict {
     if !p.is_contiguous() {
         return Drop(R::MultiSegment);
     }
     if in_port == FABRIC {
-        from_fabric(ctx, t, p)
+        from_fabric(cx, p)
     } else {
-        from_vif(ctx, t, in_port, p)
+        from_vif(cx, in_port, p)
     }
 }
 
@@ -135,10 +219,17 @@ fn ip_err(e: WireError) -> Verdict {
     }
 }
 
+/// Largest inner IP packet an encapsulation lets through a path of `path_mtu`.
+#[inline]
+fn inner_limit(encap: Encap, path_mtu: u16) -> u16 {
+    path_mtu.saturating_sub((encap.overhead() - ETH) as u16)
+}
+
 // ---------------------------------------------------------------------------------------
 // From the fabric.
 
-fn from_fabric<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
+fn from_fabric<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P) -> Verdict {
+    let t = cx.t;
     let (dst, ethertype) = match ethernet::Packet::new_checked(p.data()) {
         Ok(eth) if eth.has_vlan() => return Drop(R::VlanUnsupported),
         Ok(eth) => (eth.dst_addr(), eth.ethertype()),
@@ -148,13 +239,14 @@ fn from_fabric<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
         return Drop(R::L2OtherHost);
     }
     match ethertype {
-        ethernet::ETHERTYPE_IPV4 => fabric_ipv4(ctx, t, p),
-        ethernet::ETHERTYPE_ARP => fabric_arp(ctx, t, p),
+        ethernet::ETHERTYPE_IPV4 => fabric_ipv4(cx, p),
+        ethernet::ETHERTYPE_ARP => fabric_arp(cx, p),
         _ => Drop(R::EthertypeUnsupported),
     }
 }
 
-fn fabric_ipv4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
+fn fabric_ipv4<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P) -> Verdict {
+    let t = cx.t;
     let d = p.data();
     let ip = match ipv4::Packet::new_checked(&d[ETH..]) {
         Ok(ip) => ip,
@@ -182,10 +274,8 @@ fn fabric_ipv4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
             };
             let payload = l4 + udp::HEADER_LEN;
             match t.udp_decap(dport) {
-                Some(UdpDecap::Vxlan) => vxlan_decap(ctx, t, p, payload, l4 + ulen),
-                Some(UdpDecap::MplsUdp) => {
-                    mpls_decap(ctx, t, p, payload, l4 + ulen, Event::MplsUdpDecap)
-                }
+                Some(UdpDecap::Vxlan) => vxlan_decap(cx, p, payload, l4 + ulen),
+                Some(UdpDecap::MplsUdp) => mpls_decap(cx, p, payload, l4 + ulen, Encap::MplsUdp),
                 None => Drop(R::UdpPortUnknown),
             }
         }
@@ -194,21 +284,16 @@ fn fabric_ipv4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
                 Ok(g) if g.flags_version() == 0 && g.protocol() == gre::PROTO_MPLS => {}
                 _ => return Drop(R::GreUnsupported),
             }
-            mpls_decap(ctx, t, p, l4 + gre::HEADER_LEN, end, Event::MplsGreDecap)
+            mpls_decap(cx, p, l4 + gre::HEADER_LEN, end, Encap::MplsGre)
         }
-        ipv4::PROTO_ICMP => underlay_icmp(ctx, p, end),
+        ipv4::PROTO_ICMP => underlay_icmp(cx, p, end),
         _ => Drop(R::ProtoUnsupported),
     }
 }
 
 /// VXLAN: `off..end` is the VXLAN header and the inner frame.
-fn vxlan_decap<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
-    p: &mut P,
-    off: usize,
-    end: usize,
-) -> Verdict {
+fn vxlan_decap<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P, off: usize, end: usize) -> Verdict {
+    let t = cx.t;
     let d = p.data();
     let vrf = match vxlan::Packet::new_checked(&d[off..end]) {
         Ok(v) if v.flags() & vxlan::FLAG_I == 0 => return Drop(R::VxlanBadFlags),
@@ -224,9 +309,12 @@ fn vxlan_decap<P: Packet>(
         Ok(e) => (e.dst_addr(), e.ethertype()),
         Err(_) => return Drop(R::L2Truncated),
     };
-    ctx.stats.event(Event::VxlanDecap);
+    cx.core.stats.event(Event::VxlanDecap);
     match itype {
-        ethernet::ETHERTYPE_ARP => return tunnel_arp(ctx, t, p, vrf, inner, end),
+        ethernet::ETHERTYPE_ARP => return tunnel_arp(cx, p, vrf, inner, end),
+        ethernet::ETHERTYPE_IPV6 if nd::is_ndp(&d[inner..end]) => {
+            return tunnel_nd(cx, p, vrf, inner, end)
+        }
         ethernet::ETHERTYPE_IPV4 | ethernet::ETHERTYPE_IPV6 => {
             if idst != t.router_mac {
                 return Drop(R::InnerL2OtherHost);
@@ -237,18 +325,22 @@ fn vxlan_decap<P: Packet>(
     if !p.adj(inner) || !p.set_len(end - inner) {
         return Drop(R::IpTruncated);
     }
-    route_frame(ctx, t, vrf, p, None, 0)
+    let ing = Ingress {
+        port: FABRIC,
+        tunnel_limit: inner_limit(Encap::Vxlan, t.fabric_mtu()),
+    };
+    route_frame(cx, vrf, p, None, ing, 0)
 }
 
 /// MPLS (over UDP or GRE): `off..end` is the label stack entry and the inner IP packet.
 fn mpls_decap<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     p: &mut P,
     off: usize,
     end: usize,
-    ev: Event,
+    encap: Encap,
 ) -> Verdict {
+    let t = cx.t;
     let d = p.data();
     let (label, ttl) = match mpls::Packet::new_checked(&d[off..end]) {
         Ok(m) if m.bottom_of_stack() => (m.label(), m.ttl()),
@@ -268,26 +360,42 @@ fn mpls_decap<P: Packet>(
         None => return Drop(R::IpTruncated),
     };
     // A label selects a nexthop directly; the VRF only matters as the context of ICMP errors.
-    let vrf = match t.nexthop(nh) {
-        Some(Nexthop::Interface { port, .. }) => {
-            match t.ports.get(usize::from(*port)).map(|p| &p.kind) {
-                Some(PortKind::Vif { vrf, .. }) => *vrf,
-                _ => return Drop(R::NexthopUnsupported),
-            }
-        }
-        _ => return Drop(R::NexthopUnsupported),
+    let Some(vrf) = label_vrf(t, nh) else {
+        return Drop(R::NexthopUnsupported);
     };
-    ctx.stats.event(ev);
+    cx.core.stats.event(if encap == Encap::MplsUdp {
+        Event::MplsUdpDecap
+    } else {
+        Event::MplsGreDecap
+    });
     // The 14 bytes in front of the inner packet (end of the outer headers) become its
     // Ethernet header: no prepend needed.
     if !p.adj(inner - ETH) || !p.set_len(end - inner + ETH) {
         return Drop(R::IpTruncated);
     }
     p.data_mut()[12..14].copy_from_slice(&ethertype.to_be_bytes());
-    route_frame(ctx, t, vrf, p, Some(nh), 0)
+    let ing = Ingress {
+        port: FABRIC,
+        tunnel_limit: inner_limit(encap, t.fabric_mtu()),
+    };
+    route_frame(cx, vrf, p, Some(nh), ing, 0)
 }
 
-fn fabric_arp<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
+/// The VRF of the vif an MPLS label's (interface) nexthop delivers to.
+fn label_vrf(t: &Tables, nh: NhIdx) -> Option<u16> {
+    match t.nexthop(nh) {
+        Some(Nexthop::Interface { port, .. }) => {
+            match t.ports.get(usize::from(*port)).map(|p| &p.kind) {
+                Some(PortKind::Vif { vrf, .. }) => Some(*vrf),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+fn fabric_arp<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P) -> Verdict {
+    let t = cx.t;
     let (op, sha, spa, tpa) = match arp::Packet::new_checked(&p.data()[ETH..]) {
         Ok(a) => (
             a.operation(),
@@ -298,11 +406,11 @@ fn fabric_arp<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
         Err(_) => return Drop(R::ArpMalformed),
     };
     if t.neighbors.learn(spa, sha) {
-        ctx.stats.event(Event::ArpLearned);
+        cx.core.stats.event(Event::ArpLearned);
     }
     if op == arp::OP_REQUEST && tpa == t.fabric.ip {
         arp_reply_in_place(p.data_mut(), t.fabric.mac);
-        ctx.stats.event(Event::ArpReplied);
+        cx.core.stats.event(Event::ArpReplied);
         return Tx(FABRIC);
     }
     Drop(R::ArpIgnored)
@@ -310,10 +418,7 @@ fn fabric_arp<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P) -> Verdict {
 
 /// Turns the ARP request at `d` (Ethernet + ARP) into the reply `mac` gives for its target.
 fn arp_reply_in_place(d: &mut [u8], mac: MacAddr) {
-    let (src_mac, _) = {
-        let e = ethernet::Packet::new_unchecked(&*d);
-        (e.src_addr(), ())
-    };
+    let src_mac = ethernet::Packet::new_unchecked(&*d).src_addr();
     {
         let mut e = ethernet::Packet::new_unchecked(&mut d[..ETH]);
         e.set_dst_addr(src_mac);
@@ -332,36 +437,82 @@ fn arp_reply_in_place(d: &mut [u8], mac: MacAddr) {
     a.set_sender_proto_addr(tpa);
 }
 
+/// `true` when `addr` reaches a local vif in `vrf` (the addresses the router answers for
+/// inside a tunnel).
+fn serves_v4(t: &Tables, vrf: u16, addr: Ipv4Addr) -> bool {
+    t.vrf(vrf)
+        .and_then(|v| v.fib4.lookup(u32::from(addr)))
+        .and_then(|nh| t.nexthop(nh))
+        .is_some_and(|nh| matches!(nh, Nexthop::Interface { .. }))
+}
+
+fn serves_v6(t: &Tables, vrf: u16, addr: &Ipv6Addr) -> bool {
+    t.vrf(vrf)
+        .and_then(|v| v.fib6.lookup(u128::from(*addr)))
+        .and_then(|nh| t.nexthop(nh))
+        .is_some_and(|nh| matches!(nh, Nexthop::Interface { .. }))
+}
+
 /// An ARP request inside a VXLAN tunnel: answered, inside the tunnel, for addresses of local
 /// vifs in the VRF.
 fn tunnel_arp<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     p: &mut P,
     vrf: u16,
     inner: usize,
     end: usize,
 ) -> Verdict {
-    let d = p.data();
-    let (op, tpa) = match arp::Packet::new_checked(&d[inner + ETH..end]) {
+    let t = cx.t;
+    let (op, tpa) = match arp::Packet::new_checked(&p.data()[inner + ETH..end]) {
         Ok(a) => (a.operation(), a.target_proto_addr()),
         Err(_) => return Drop(R::ArpMalformed),
     };
-    let serves = t
-        .vrf(vrf)
-        .and_then(|v| v.fib4.lookup(u32::from(tpa)))
-        .and_then(|nh| t.nexthop(nh))
-        .is_some_and(|nh| matches!(nh, Nexthop::Interface { .. }));
-    if op != arp::OP_REQUEST || !serves {
+    if op != arp::OP_REQUEST || !serves_v4(t, vrf, tpa) {
         return Drop(R::ArpIgnored);
     }
-    let outer_src_mac: MacAddr = d[6..12].try_into().unwrap_or_default();
-    let outer_src_ip = ipv4::Packet::new_unchecked(&d[ETH..]).src_addr();
-    let total = be16(d, ETH + 2);
-    let sport = be16(d, ETH + ipv4::HEADER_LEN);
+    arp_reply_in_place(&mut p.data_mut()[inner..], t.router_mac);
+    vxlan_reply(t, p, inner, end - inner);
+    cx.core.stats.event(Event::ArpReplied);
+    Tx(FABRIC)
+}
+
+/// A neighbour solicitation inside a VXLAN tunnel: answered inside the tunnel for addresses
+/// of local vifs.
+fn tunnel_nd<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    p: &mut P,
+    vrf: u16,
+    inner: usize,
+    end: usize,
+) -> Verdict {
+    let t = cx.t;
+    if !p.set_len((inner + nd::NA_FRAME_LEN).max(end)) {
+        return Drop(R::NdIgnored);
+    }
+    let answered =
+        nd::nd_proxy_in_place(&mut p.data_mut()[inner..], end - inner, t.router_mac, |a| {
+            serves_v6(t, vrf, a)
+        });
+    let Some(n) = answered else {
+        p.set_len(end);
+        return Drop(R::NdIgnored);
+    };
+    vxlan_reply(t, p, inner, n);
+    cx.core.stats.event(Event::NdReplied);
+    Tx(FABRIC)
+}
+
+/// Turns a received VXLAN packet whose inner frame (at `inner`) was rewritten into an answer
+/// of `inner_len` bytes into a VXLAN packet back to its sender: outer addresses swapped,
+/// lengths and the outer header checksum redone, same VNI.
+fn vxlan_reply<P: Packet>(t: &Tables, p: &mut P, inner: usize, inner_len: usize) {
+    p.set_len(inner + inner_len);
     let d = p.data_mut();
-    arp_reply_in_place(&mut d[inner..], t.router_mac);
-    d[0..6].copy_from_slice(&outer_src_mac);
+    let peer_mac: MacAddr = d[6..12].try_into().unwrap_or_default();
+    let peer_ip = ipv4::Packet::new_unchecked(&d[ETH..]).src_addr();
+    let sport = be16(d, ETH + ipv4::HEADER_LEN);
+    let total = (d.len() - ETH) as u16;
+    d[0..6].copy_from_slice(&peer_mac);
     d[6..12].copy_from_slice(&t.fabric.mac);
     ipv4::emit_header(
         &mut d[ETH..ETH + ipv4::HEADER_LEN],
@@ -372,21 +523,28 @@ fn tunnel_arp<P: Packet>(
         64,
         ipv4::PROTO_UDP,
         t.fabric.ip,
-        outer_src_ip,
+        peer_ip,
     );
     let mut u = udp::Packet::new_unchecked(&mut d[ETH + ipv4::HEADER_LEN..]);
     u.set_src_port(sport);
     u.set_dst_port(vxlan::PORT);
+    u.set_len(total - ipv4::HEADER_LEN as u16);
     u.set_checksum(0);
-    ctx.stats.event(Event::ArpReplied);
-    Tx(FABRIC)
 }
 
-/// ICMP to the underlay address: echo requests are answered.
-fn underlay_icmp<P: Packet>(ctx: &mut CoreCtx, p: &mut P, end: usize) -> Verdict {
+/// ICMP to the underlay address: echo requests are answered; "fragmentation needed" about a
+/// tunnel packet teaches the endpoint's path MTU and is relayed to the inner sender.
+fn underlay_icmp<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P, end: usize) -> Verdict {
     let l4 = ETH + ipv4::HEADER_LEN;
-    match icmpv4::Packet::new_checked(&p.data()[l4..end]) {
-        Ok(i) if i.msg_type() == icmpv4::TYPE_ECHO_REQUEST && i.msg_code() == 0 => {}
+    let (ty, code, mtu) = match icmpv4::Packet::new_checked(&p.data()[l4..end]) {
+        Ok(i) => (i.msg_type(), i.msg_code(), i.next_hop_mtu()),
+        Err(_) => return Drop(R::ReceiveUnsupported),
+    };
+    match (ty, code) {
+        (icmpv4::TYPE_ECHO_REQUEST, 0) => {}
+        (icmpv4::TYPE_DEST_UNREACHABLE, icmpv4::CODE_FRAG_NEEDED) => {
+            return fabric_frag_needed(cx, p, l4 + icmpv4::HEADER_LEN, end, mtu)
+        }
         _ => return Drop(R::ReceiveUnsupported),
     }
     let d = p.data_mut();
@@ -397,8 +555,110 @@ fn underlay_icmp<P: Packet>(ctx: &mut CoreCtx, p: &mut P, end: usize) -> Verdict
     d[0..6].copy_from_slice(&dst);
     d[6..12].copy_from_slice(&src);
     echo_reply_in_place(&mut d[ETH..end]);
-    ctx.stats.event(Event::IcmpEchoReplied);
+    cx.core.stats.event(Event::IcmpEchoReplied);
     Tx(FABRIC)
+}
+
+/// An ICMP "fragmentation needed" whose quote (at `q..end`) should be one of our tunnel
+/// packets: learn the endpoint's path MTU, and relay an inner error to the inner sender when
+/// the quote reaches the inner IP header.
+#[cold]
+fn fabric_frag_needed<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    p: &mut P,
+    q: usize,
+    end: usize,
+    mtu: u16,
+) -> Verdict {
+    let t = cx.t;
+    let d = p.data();
+    let Ok(outer) = ipv4::Packet::new_checked(&d[q..end]).or_else(|_| {
+        // The quote is cut short by design (RFC 792: header + 8 bytes): accept a header whose
+        // total length exceeds what was quoted.
+        let h = d
+            .get(q..end)
+            .filter(|h| h.len() >= ipv4::HEADER_LEN && h[0] == 0x45);
+        h.map(ipv4::Packet::new_unchecked)
+            .ok_or(WireError::Truncated)
+    }) else {
+        return Drop(R::IcmpFromFabric);
+    };
+    if outer.src_addr() != t.fabric.ip {
+        return Drop(R::IcmpFromFabric);
+    }
+    let endpoint = outer.dst_addr();
+    let proto = outer.protocol();
+    let oh = outer.header_len();
+    let learned = t.pmtu.learn(endpoint, mtu, t.fabric_mtu(), cx.core.now_s);
+    if learned.is_some() {
+        cx.core.stats.event(Event::PmtuLearned);
+    }
+    let in_force = learned.unwrap_or(mtu.max(crate::tables::pmtu::PMTU_MIN));
+    // Find the inner packet in the quote: VXLAN, MPLSoUDP or MPLSoGRE.
+    let l4 = q + oh;
+    let (encap, vrf, inner_ip) = match proto {
+        ipv4::PROTO_UDP if end >= l4 + udp::HEADER_LEN => {
+            let u = udp::Packet::new_unchecked(&d[l4..]);
+            let h = l4 + udp::HEADER_LEN;
+            match t.udp_decap(u.dst_port()) {
+                Some(UdpDecap::Vxlan) if end >= h + vxlan::HEADER_LEN + ETH => {
+                    let vni = vxlan::Packet::new_unchecked(&d[h..]).vni();
+                    let Some(&vrf) = t.vni_to_vrf.get(&vni) else {
+                        return Drop(R::IcmpFromFabric);
+                    };
+                    (Encap::Vxlan, vrf, h + vxlan::HEADER_LEN + ETH)
+                }
+                Some(UdpDecap::MplsUdp) if end >= h + mpls::HEADER_LEN => {
+                    let label = mpls::Packet::new_unchecked(&d[h..]).label();
+                    match quoted_label_vrf(t, label) {
+                        Some(vrf) => (Encap::MplsUdp, vrf, h + mpls::HEADER_LEN),
+                        None => return Drop(R::IcmpFromFabric),
+                    }
+                }
+                _ => return Drop(R::IcmpFromFabric),
+            }
+        }
+        ipv4::PROTO_GRE if end >= l4 + gre::HEADER_LEN + mpls::HEADER_LEN => {
+            let label = mpls::Packet::new_unchecked(&d[l4 + gre::HEADER_LEN..]).label();
+            match quoted_label_vrf(t, label) {
+                Some(vrf) => (Encap::MplsGre, vrf, l4 + gre::HEADER_LEN + mpls::HEADER_LEN),
+                None => return Drop(R::IcmpFromFabric),
+            }
+        }
+        _ => return Drop(R::IcmpFromFabric),
+    };
+    // The inner packet must be IPv4 with at least its header quoted.
+    if end < inner_ip + ipv4::HEADER_LEN || d[inner_ip] >> 4 != 4 {
+        return Drop(R::IcmpFromFabric);
+    }
+    let inner_mtu = inner_limit(encap, in_force);
+    // Make the quoted inner packet the packet: it is what the error is about.
+    if !p.adj(inner_ip - ETH) || !p.set_len(end - inner_ip + ETH) {
+        return Drop(R::IcmpFromFabric);
+    }
+    p.data_mut()[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
+    cx.core.stats.count_drop(R::IcmpFromFabric);
+    cx.core.stats.event(Event::IcmpRelayed);
+    icmp_error_v4(
+        cx,
+        vrf,
+        p,
+        Ingress {
+            port: FABRIC,
+            tunnel_limit: 0,
+        },
+        0,
+        R::IcmpFromFabric,
+        icmpv4::TYPE_DEST_UNREACHABLE,
+        icmpv4::CODE_FRAG_NEEDED,
+        u32::from(inner_mtu),
+        true,
+    )
+}
+
+/// The VRF behind an MPLS label we pushed (the remote's label, not one of ours).
+fn quoted_label_vrf(t: &Tables, label: u32) -> Option<u16> {
+    t.pushed_labels.get(&label).copied()
 }
 
 /// Turns the ICMP echo request at `ip` (an IPv4 packet, header checksum valid) into its reply.
@@ -423,25 +683,44 @@ fn echo_reply_in_place(ip: &mut [u8]) {
 // ---------------------------------------------------------------------------------------
 // From a vif.
 
-fn from_vif<P: Packet>(ctx: &mut CoreCtx, t: &Tables, port: PortIdx, p: &mut P) -> Verdict {
-    let Some(PortKind::Vif { vrf, vm_ipv4, .. }) = t.ports.get(usize::from(port)).map(|p| &p.kind)
+fn from_vif<P: Packet>(cx: &mut Cx<'_, P>, port: PortIdx, p: &mut P) -> Verdict {
+    let t = cx.t;
+    let Some(PortKind::Vif {
+        vrf,
+        vm_ipv4,
+        vm_ipv6,
+        ..
+    }) = t.ports.get(usize::from(port)).map(|p| &p.kind)
     else {
         return Drop(R::UnknownPort);
     };
+    if p.gso_size().is_some() {
+        return Drop(R::GsoUnsupported);
+    }
+    if p.l4_csum_partial() {
+        complete_l4_checksum(p.data_mut());
+        p.clear_rx_offload();
+        cx.core.stats.event(Event::CsumCompleted);
+    }
     let (dst, ethertype) = match ethernet::Packet::new_checked(p.data()) {
         Ok(eth) if eth.has_vlan() => return Drop(R::VlanUnsupported),
         Ok(eth) => (eth.dst_addr(), eth.ethertype()),
         Err(_) => return Drop(R::L2Truncated),
     };
     match ethertype {
-        ethernet::ETHERTYPE_ARP => vif_arp(ctx, t, port, *vrf, vm_ipv4, p),
+        ethernet::ETHERTYPE_ARP => vif_arp(cx, port, *vrf, vm_ipv4, p),
+        ethernet::ETHERTYPE_IPV6 if nd::is_ndp(p.data()) => vif_nd(cx, port, *vrf, vm_ipv6, p),
         ethernet::ETHERTYPE_IPV4 | ethernet::ETHERTYPE_IPV6 => {
             if dst != t.router_mac {
                 return Drop(R::L2OtherHost);
             }
-            let v = route_frame(ctx, t, *vrf, p, None, 0);
+            let ing = Ingress {
+                port,
+                tunnel_limit: 0,
+            };
+            let v = route_frame(cx, *vrf, p, None, ing, 0);
             if matches!(v, Tx(out) if out != FABRIC) {
-                ctx.stats.event(Event::LocalDelivery);
+                cx.core.stats.event(Event::LocalDelivery);
             }
             v
         }
@@ -449,33 +728,112 @@ fn from_vif<P: Packet>(ctx: &mut CoreCtx, t: &Tables, port: PortIdx, p: &mut P) 
     }
 }
 
+/// Completes a partial (virtio NEEDS_CSUM) TCP/UDP checksum: the field holds the
+/// pseudo-header sum, so the one's-complement sum over the segment, complemented, is the
+/// checksum.
+#[cold]
+fn complete_l4_checksum(frame: &mut [u8]) {
+    if frame.len() < ETH {
+        return;
+    }
+    let (l4, end, proto) = match be16(frame, 12) {
+        ethernet::ETHERTYPE_IPV4 => match ipv4::Packet::new_checked(&frame[ETH..]) {
+            Ok(ip) if !ip.is_fragment() => (
+                ETH + ip.header_len(),
+                ETH + usize::from(ip.total_len()),
+                ip.protocol(),
+            ),
+            _ => return,
+        },
+        ethernet::ETHERTYPE_IPV6 => match ipv6::Packet::new_checked(&frame[ETH..]) {
+            Ok(ip) => (
+                ETH + ipv6::HEADER_LEN,
+                ETH + ipv6::HEADER_LEN + usize::from(ip.payload_len()),
+                ip.next_header(),
+            ),
+            _ => return,
+        },
+        _ => return,
+    };
+    let field = match proto {
+        ipv4::PROTO_TCP => 16,
+        ipv4::PROTO_UDP => 6,
+        _ => return,
+    };
+    if end < l4 + field + 2 {
+        return;
+    }
+    let mut c = checksum::fold(checksum::sum(&frame[l4..end]));
+    if proto == ipv4::PROTO_UDP && c == 0 {
+        c = 0xFFFF;
+    }
+    frame[l4 + field..l4 + field + 2].copy_from_slice(&c.to_be_bytes());
+}
+
+/// `true` when `addr` is routable (to anything but a discard nexthop) in `vrf`.
+fn routable_v4(t: &Tables, vrf: u16, addr: Ipv4Addr) -> bool {
+    t.vrf(vrf)
+        .and_then(|v| v.fib4.lookup(u32::from(addr)))
+        .and_then(|nh| t.nexthop(nh))
+        .is_some_and(|nh| !matches!(nh, Nexthop::Discard))
+}
+
+fn routable_v6(t: &Tables, vrf: u16, addr: &Ipv6Addr) -> bool {
+    t.vrf(vrf)
+        .and_then(|v| v.fib6.lookup(u128::from(*addr)))
+        .and_then(|nh| t.nexthop(nh))
+        .is_some_and(|nh| !matches!(nh, Nexthop::Discard))
+}
+
 /// Proxy ARP: a VM's request for any address routable in its VRF gets the router MAC.
 fn vif_arp<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     port: PortIdx,
     vrf: u16,
     vm_ipv4: &[Ipv4Addr],
     p: &mut P,
 ) -> Verdict {
+    let t = cx.t;
     let (op, tpa) = match arp::Packet::new_checked(&p.data()[ETH..]) {
         Ok(a) => (a.operation(), a.target_proto_addr()),
         Err(_) => return Drop(R::ArpMalformed),
     };
-    if op != arp::OP_REQUEST || tpa.is_unspecified() || vm_ipv4.contains(&tpa) {
-        return Drop(R::ArpIgnored);
-    }
-    let routable = t
-        .vrf(vrf)
-        .and_then(|v| v.fib4.lookup(u32::from(tpa)))
-        .and_then(|nh| t.nexthop(nh))
-        .is_some_and(|nh| !matches!(nh, Nexthop::Discard));
-    if !routable {
+    if op != arp::OP_REQUEST
+        || tpa.is_unspecified()
+        || vm_ipv4.contains(&tpa)
+        || !routable_v4(t, vrf, tpa)
+    {
         return Drop(R::ArpIgnored);
     }
     arp_reply_in_place(p.data_mut(), t.router_mac);
-    ctx.stats.event(Event::ArpReplied);
+    cx.core.stats.event(Event::ArpReplied);
     Tx(port)
+}
+
+/// ND proxy: a VM's solicitation for any address routable in its VRF gets the router MAC.
+fn vif_nd<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    port: PortIdx,
+    vrf: u16,
+    vm_ipv6: &[Ipv6Addr],
+    p: &mut P,
+) -> Verdict {
+    let t = cx.t;
+    let len = p.len();
+    if !p.set_len(len.max(nd::NA_FRAME_LEN)) {
+        return Drop(R::NdIgnored);
+    }
+    let answered = nd::nd_proxy_in_place(p.data_mut(), len, t.router_mac, |a| {
+        !vm_ipv6.contains(a) && routable_v6(t, vrf, a)
+    });
+    match answered {
+        Some(n) => {
+            p.set_len(n);
+            cx.core.stats.event(Event::NdReplied);
+            Tx(port)
+        }
+        None => Drop(R::NdIgnored),
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -485,11 +843,11 @@ fn vif_arp<P: Packet>(
 /// MPLS label already chose. `depth` > 0 marks a packet the router generated itself, which
 /// must not trigger another ICMP answer.
 fn route_frame<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     vrf: u16,
     p: &mut P,
     label_nh: Option<NhIdx>,
+    ing: Ingress,
     depth: u8,
 ) -> Verdict {
     let d = p.data();
@@ -497,20 +855,32 @@ fn route_frame<P: Packet>(
         return Drop(R::L2Truncated);
     }
     match be16(d, 12) {
-        ethernet::ETHERTYPE_IPV4 => route_v4(ctx, t, vrf, p, label_nh, depth),
-        ethernet::ETHERTYPE_IPV6 => route_v6(ctx, t, vrf, p, label_nh),
+        ethernet::ETHERTYPE_IPV4 => route_v4(cx, vrf, p, label_nh, ing, depth),
+        ethernet::ETHERTYPE_IPV6 => route_v6(cx, vrf, p, label_nh, ing, depth),
         _ => Drop(R::EthertypeUnsupported),
     }
 }
 
+/// The MSS limit for a SYN between vif `vif` and a tunnel carrying at most `tunnel_limit`
+/// bytes of inner IP, or `None` when the vif does not clamp.
+#[inline]
+fn mss_limit(t: &Tables, vif: PortIdx, tunnel_limit: u16, ip_and_tcp: u16) -> Option<u16> {
+    let port = t.ports.get(usize::from(vif))?;
+    if !port.mss_clamp || !matches!(port.kind, PortKind::Vif { .. }) {
+        return None;
+    }
+    Some(tunnel_limit.min(port.mtu).saturating_sub(ip_and_tcp))
+}
+
 fn route_v4<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     vrf_id: u16,
     p: &mut P,
     label_nh: Option<NhIdx>,
+    ing: Ingress,
     depth: u8,
 ) -> Verdict {
+    let t = cx.t;
     let d = p.data();
     let ip = match ipv4::Packet::new_checked(&d[ETH..]) {
         Ok(ip) => ip,
@@ -519,14 +889,15 @@ fn route_v4<P: Packet>(
     if !ip.verify_checksum() {
         return Drop(R::IpBadChecksum);
     }
-    let total = usize::from(ip.total_len());
+    let total = ip.total_len();
     let ttl = ip.ttl();
-    let Some(vrf) = t.vrf(vrf_id) else {
-        return Drop(R::NoRoute);
-    };
+    let df = ip.dont_frag();
     let nh_idx = match label_nh {
         Some(nh) => nh,
-        None => match vrf.fib4.lookup(u32::from(ip.dst_addr())) {
+        None => match t
+            .vrf(vrf_id)
+            .and_then(|v| v.fib4.lookup(u32::from(ip.dst_addr())))
+        {
             Some(nh) => nh,
             None => return Drop(R::NoRoute),
         },
@@ -535,47 +906,146 @@ fn route_v4<P: Packet>(
         return Drop(R::NoRoute);
     };
     // Drop Ethernet padding: lengths below come from the IP header.
-    p.set_len(ETH + total);
+    p.set_len(ETH + usize::from(total));
     match nh {
         Nexthop::Discard => Drop(R::DiscardRoute),
-        Nexthop::Receive => receive_v4(ctx, t, vrf_id, p, depth),
+        Nexthop::Receive => receive_v4(cx, vrf_id, p, depth),
         Nexthop::Interface { port, dst_mac } => {
+            let Some(out) = t.ports.get(usize::from(*port)) else {
+                return Drop(R::NoRoute);
+            };
             if ttl <= 1 {
-                return time_exceeded_v4(ctx, t, vrf_id, p, depth);
+                return icmp_error_v4(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::TtlExpired,
+                    icmpv4::TYPE_TIME_EXCEEDED,
+                    0,
+                    0,
+                    false,
+                );
             }
-            if t.ports
-                .get(usize::from(*port))
-                .is_none_or(|pt| total > usize::from(pt.mtu))
-            {
-                return Drop(R::MtuExceeded);
+            if total > out.mtu && df {
+                let mtu = u32::from(out.mtu);
+                return icmp_error_v4(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::FragNeeded,
+                    icmpv4::TYPE_DEST_UNREACHABLE,
+                    icmpv4::CODE_FRAG_NEEDED,
+                    mtu,
+                    false,
+                );
             }
             let d = p.data_mut();
             ipv4::Packet::new_unchecked(&mut d[ETH..]).decrement_ttl();
+            if ing.tunnel_limit != 0 {
+                if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 40) {
+                    if mss::clamp_mss_v4(&mut d[ETH..], m) {
+                        cx.core.stats.event(Event::MssClamped);
+                    }
+                }
+            }
             d[0..6].copy_from_slice(dst_mac);
             d[6..12].copy_from_slice(&t.router_mac);
+            if total > out.mtu {
+                return fragment_v4(cx, p, ETH, out.mtu, Tx(*port));
+            }
             Tx(*port)
         }
         Nexthop::Tunnel(tun) => {
             if ttl <= 1 {
-                return time_exceeded_v4(ctx, t, vrf_id, p, depth);
+                return icmp_error_v4(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::TtlExpired,
+                    icmpv4::TYPE_TIME_EXCEEDED,
+                    0,
+                    0,
+                    false,
+                );
             }
+            let path = path_mtu(cx, tun);
+            let limit = inner_limit(tun.encap, path);
+            if total > limit && df {
+                let mtu = u32::from(limit);
+                return icmp_error_v4(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::FragNeeded,
+                    icmpv4::TYPE_DEST_UNREACHABLE,
+                    icmpv4::CODE_FRAG_NEEDED,
+                    mtu,
+                    false,
+                );
+            }
+            let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
+                return arp_miss(cx, p, tun.neighbor);
+            };
             let d = p.data_mut();
             let mut ip = ipv4::Packet::new_unchecked(&mut d[ETH..]);
             ip.decrement_ttl();
             let tos = ip.tos();
+            if let Some(m) = mss_limit(t, ing.port, limit, 40) {
+                if mss::clamp_mss_v4(&mut d[ETH..], m) {
+                    cx.core.stats.event(Event::MssClamped);
+                }
+            }
             let hash = flow_hash_v4(&d[ETH..]);
-            encap(ctx, t, p, tun, tos, ttl - 1, hash)
+            let e = EncapArgs {
+                tun,
+                nmac,
+                tos,
+                ttl: ttl - 1,
+                hash,
+                df: true,
+            };
+            if total <= limit {
+                return encap(cx.core, t, p, &e);
+            }
+            if t.frag_outer {
+                let v = encap(cx.core, t, p, &EncapArgs { df: false, ..e });
+                return if v == Tx(FABRIC) {
+                    fragment_v4(cx, p, ETH, path, v)
+                } else {
+                    v
+                };
+            }
+            // Inner fragmentation: fragment, then encapsulate every fragment on its own.
+            let first = cx.extra.len();
+            let v = fragment_v4(cx, p, ETH, limit, Tx(FABRIC));
+            if v != Tx(FABRIC) {
+                return v;
+            }
+            for (q, qv) in cx.extra.pkts[first..].iter_mut() {
+                *qv = encap(cx.core, t, q, &e);
+            }
+            encap(cx.core, t, p, &e)
         }
     }
 }
 
 fn route_v6<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+    cx: &mut Cx<'_, P>,
     vrf_id: u16,
     p: &mut P,
     label_nh: Option<NhIdx>,
+    ing: Ingress,
+    depth: u8,
 ) -> Verdict {
+    let t = cx.t;
     let d = p.data();
     let ip = match ipv6::Packet::new_checked(&d[ETH..]) {
         Ok(ip) => ip,
@@ -583,12 +1053,12 @@ fn route_v6<P: Packet>(
     };
     let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
     let hop = ip.hop_limit();
-    let Some(vrf) = t.vrf(vrf_id) else {
-        return Drop(R::NoRoute);
-    };
     let nh_idx = match label_nh {
         Some(nh) => nh,
-        None => match vrf.fib6.lookup(u128::from(ip.dst_addr())) {
+        None => match t
+            .vrf(vrf_id)
+            .and_then(|v| v.fib6.lookup(u128::from(ip.dst_addr())))
+        {
             Some(nh) => nh,
             None => return Drop(R::NoRoute),
         },
@@ -601,37 +1071,120 @@ fn route_v6<P: Packet>(
         Nexthop::Discard => Drop(R::DiscardRoute),
         Nexthop::Receive => Drop(R::ReceiveUnsupported),
         Nexthop::Interface { port, dst_mac } => {
+            let Some(out) = t.ports.get(usize::from(*port)) else {
+                return Drop(R::NoRoute);
+            };
             if hop <= 1 {
-                return Drop(R::TtlExpired);
+                return icmp_error_v6(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::TtlExpired,
+                    icmpv6::TYPE_TIME_EXCEEDED,
+                    0,
+                    0,
+                );
             }
-            if t.ports
-                .get(usize::from(*port))
-                .is_none_or(|pt| total > usize::from(pt.mtu))
-            {
-                return Drop(R::MtuExceeded);
+            if total > usize::from(out.mtu) {
+                let mtu = u32::from(out.mtu);
+                return icmp_error_v6(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::FragNeeded,
+                    icmpv6::TYPE_PACKET_TOO_BIG,
+                    0,
+                    mtu,
+                );
             }
             let d = p.data_mut();
             ipv6::Packet::new_unchecked(&mut d[ETH..]).set_hop_limit(hop - 1);
+            if ing.tunnel_limit != 0 {
+                if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 60) {
+                    if mss::clamp_mss_v6(&mut d[ETH..], m) {
+                        cx.core.stats.event(Event::MssClamped);
+                    }
+                }
+            }
             d[0..6].copy_from_slice(dst_mac);
             d[6..12].copy_from_slice(&t.router_mac);
             Tx(*port)
         }
         Nexthop::Tunnel(tun) => {
             if hop <= 1 {
-                return Drop(R::TtlExpired);
+                return icmp_error_v6(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::TtlExpired,
+                    icmpv6::TYPE_TIME_EXCEEDED,
+                    0,
+                    0,
+                );
             }
+            let limit = inner_limit(tun.encap, path_mtu(cx, tun));
+            if total > usize::from(limit) {
+                let mtu = u32::from(limit);
+                return icmp_error_v6(
+                    cx,
+                    vrf_id,
+                    p,
+                    ing,
+                    depth,
+                    R::FragNeeded,
+                    icmpv6::TYPE_PACKET_TOO_BIG,
+                    0,
+                    mtu,
+                );
+            }
+            let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
+                return arp_miss(cx, p, tun.neighbor);
+            };
             let d = p.data_mut();
             let mut ip = ipv6::Packet::new_unchecked(&mut d[ETH..]);
             ip.set_hop_limit(hop - 1);
             let tos = ip.traffic_class();
+            if let Some(m) = mss_limit(t, ing.port, limit, 60) {
+                if mss::clamp_mss_v6(&mut d[ETH..], m) {
+                    cx.core.stats.event(Event::MssClamped);
+                }
+            }
             let hash = flow_hash_v6(&d[ETH..]);
-            encap(ctx, t, p, tun, tos, hop - 1, hash)
+            encap(
+                cx.core,
+                t,
+                p,
+                &EncapArgs {
+                    tun,
+                    nmac,
+                    tos,
+                    ttl: hop - 1,
+                    hash,
+                    df: true,
+                },
+            )
         }
     }
 }
 
+/// The path MTU toward a tunnel's endpoint: the fabric MTU, or lower when learned.
+#[inline]
+fn path_mtu<P>(cx: &Cx<'_, P>, tun: &Tunnel) -> u16 {
+    let fab = cx.t.fabric_mtu();
+    match cx.t.pmtu.get(tun.endpoint, cx.core.now_s) {
+        Some(m) => m.min(fab),
+        None => fab,
+    }
+}
+
 /// An IPv4 packet for a receive nexthop: echo requests are answered (and the answer routed).
-fn receive_v4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf: u16, p: &mut P, depth: u8) -> Verdict {
+fn receive_v4<P: Packet>(cx: &mut Cx<'_, P>, vrf: u16, p: &mut P, depth: u8) -> Verdict {
     let d = p.data();
     let ip = ipv4::Packet::new_unchecked(&d[ETH..]);
     let is_echo = depth == 0
@@ -643,63 +1196,179 @@ fn receive_v4<P: Packet>(ctx: &mut CoreCtx, t: &Tables, vrf: u16, p: &mut P, dep
         return Drop(R::ReceiveUnsupported);
     }
     echo_reply_in_place(&mut p.data_mut()[ETH..]);
-    ctx.stats.event(Event::IcmpEchoReplied);
-    route_frame(ctx, t, vrf, p, None, depth + 1)
+    cx.core.stats.event(Event::IcmpEchoReplied);
+    route_frame(cx, vrf, p, None, FROM_ROUTER, depth + 1)
 }
 
-/// TTL expired: answer with ICMP time exceeded (rate-limited), routed back to the source.
+/// Answers the IPv4 packet `p` with an ICMP error (rate-limited per ingress port), routed
+/// back to its source; the packet itself counts as a drop under `reason`. `relayed` marks an
+/// error the router forwards on behalf of the fabric (already counted).
 #[cold]
-fn time_exceeded_v4<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
+#[allow(clippy::too_many_arguments)]
+fn icmp_error_v4<P: Packet>(
+    cx: &mut Cx<'_, P>,
     vrf_id: u16,
     p: &mut P,
+    ing: Ingress,
     depth: u8,
+    reason: DropReason,
+    msg_type: u8,
+    code: u8,
+    rest: u32,
+    relayed: bool,
 ) -> Verdict {
-    if depth > 0 {
-        return Drop(R::TtlExpired);
+    if depth > 0 || ing.port == GENERATED {
+        return Drop(reason);
     }
-    if !ctx.icmp_allow(t.icmp_rate) {
-        ctx.stats.event(Event::IcmpRateLimited);
-        return Drop(R::TtlExpired);
+    if !cx.core.icmp_allow(ing.port, cx.t.icmp_rate) {
+        cx.core.stats.event(Event::IcmpRateLimited);
+        return if relayed {
+            Drop(R::IcmpFromFabric)
+        } else {
+            Drop(reason)
+        };
     }
-    let Some(vrf) = t.vrf(vrf_id) else {
-        return Drop(R::TtlExpired);
+    let Some(vrf) = cx.t.vrf(vrf_id) else {
+        return Drop(reason);
     };
-    // The error quotes the original header and 8 bytes of its payload (RFC 792).
-    let d = p.data();
-    let ip = ipv4::Packet::new_unchecked(&d[ETH..]);
-    let quote_len = (ip.header_len() + 8).min(usize::from(ip.total_len()));
-    let orig_src = ip.src_addr();
-    let mut quote = [0u8; 60 + 8];
-    quote[..quote_len].copy_from_slice(&d[ETH..ETH + quote_len]);
-    let icmp_len = icmpv4::HEADER_LEN + quote_len;
-    let ip_len = ipv4::HEADER_LEN + icmp_len;
-    if !p.set_len(ETH + ip_len) {
-        return Drop(R::TtlExpired);
+    let orig_len = p.len() - ETH;
+    let err_len = icmp::icmpv4_error_len(orig_len);
+    if !p.set_len(ETH + orig_len.max(err_len)) {
+        return Drop(reason);
     }
-    let d = p.data_mut();
-    ipv4::emit_header(
-        &mut d[ETH..ETH + ipv4::HEADER_LEN],
-        0,
-        ip_len as u16,
-        0,
-        false,
-        64,
-        ipv4::PROTO_ICMP,
+    let n = icmp::icmpv4_error_in_place(
+        &mut p.data_mut()[ETH..],
+        orig_len,
         vrf.router_ip,
-        orig_src,
+        msg_type,
+        code,
+        rest,
     );
-    let l4 = ETH + ipv4::HEADER_LEN;
-    d[l4 + icmpv4::HEADER_LEN..l4 + icmp_len].copy_from_slice(&quote[..quote_len]);
-    let mut i = icmpv4::Packet::new_unchecked(&mut d[l4..l4 + icmp_len]);
-    i.set_msg_type(icmpv4::TYPE_TIME_EXCEEDED);
-    i.set_msg_code(0);
-    i.set_rest_of_header(0);
-    i.fill_checksum();
-    ctx.stats.count_drop(R::TtlExpired);
-    ctx.stats.event(Event::IcmpErrorSent);
-    route_frame(ctx, t, vrf_id, p, None, depth + 1)
+    if n == 0 || !p.set_len(ETH + n) {
+        return Drop(reason);
+    }
+    p.data_mut()[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
+    if !relayed {
+        cx.core.stats.count_drop(reason);
+    }
+    cx.core.stats.event(Event::IcmpErrorSent);
+    if msg_type == icmpv4::TYPE_DEST_UNREACHABLE && !relayed {
+        cx.core.stats.event(Event::IcmpFragNeededSent);
+    }
+    route_frame(cx, vrf_id, p, None, FROM_ROUTER, depth + 1)
+}
+
+/// The ICMPv6 counterpart of [`icmp_error_v4`] (time exceeded, packet too big).
+#[cold]
+#[allow(clippy::too_many_arguments)]
+fn icmp_error_v6<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    vrf_id: u16,
+    p: &mut P,
+    ing: Ingress,
+    depth: u8,
+    reason: DropReason,
+    msg_type: u8,
+    code: u8,
+    rest: u32,
+) -> Verdict {
+    if depth > 0 || ing.port == GENERATED {
+        return Drop(reason);
+    }
+    if !cx.core.icmp_allow(ing.port, cx.t.icmp_rate) {
+        cx.core.stats.event(Event::IcmpRateLimited);
+        return Drop(reason);
+    }
+    let Some(vrf) = cx.t.vrf(vrf_id) else {
+        return Drop(reason);
+    };
+    let orig_len = p.len() - ETH;
+    let err_len = icmp::icmpv6_error_len(orig_len);
+    if !p.set_len(ETH + orig_len.max(err_len)) {
+        return Drop(reason);
+    }
+    let src = vrf.router_ip6;
+    let n = icmp::icmpv6_error_in_place(
+        &mut p.data_mut()[ETH..],
+        orig_len,
+        &src,
+        msg_type,
+        code,
+        rest,
+    );
+    if n == 0 || !p.set_len(ETH + n) {
+        return Drop(reason);
+    }
+    cx.core.stats.count_drop(reason);
+    cx.core.stats.event(Event::IcmpErrorSent);
+    cx.core
+        .stats
+        .event(if msg_type == icmpv6::TYPE_PACKET_TOO_BIG {
+            Event::Icmp6PtbSent
+        } else {
+            Event::Icmp6TimeExceededSent
+        });
+    route_frame(cx, vrf_id, p, None, FROM_ROUTER, depth + 1)
+}
+
+/// Fragments the IPv4 packet at `l3` in `p` (everything before it, the link header, is copied
+/// to every fragment) so each is at most `mtu` bytes of IP (RFC 791): `p` becomes the first
+/// fragment, the others go to `extra` with `verdict`. Returns `verdict`, or a drop when it
+/// cannot (options, no buffer, too many fragments).
+#[cold]
+fn fragment_v4<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    p: &mut P,
+    l3: usize,
+    mtu: u16,
+    verdict: Verdict,
+) -> Verdict {
+    let d = p.data();
+    let Ok(ip) = ipv4::Packet::new_checked(&d[l3..]) else {
+        return Drop(R::FragFailed);
+    };
+    let h = ip.header_len();
+    if h != ipv4::HEADER_LEN {
+        return Drop(R::FragFailed);
+    }
+    let payload = usize::from(ip.total_len()) - h;
+    let chunk = (usize::from(mtu).saturating_sub(h)) / 8 * 8;
+    if chunk == 0 || payload <= chunk {
+        return Drop(R::FragFailed);
+    }
+    let n = payload.div_ceil(chunk);
+    if n - 1 > cx.extra.room() {
+        return Drop(R::FragFailed);
+    }
+    let (orig_off, orig_mf) = (usize::from(ip.frag_offset()), ip.more_frags());
+    let first = cx.extra.len();
+    for k in 1..n {
+        let len = chunk.min(payload - k * chunk);
+        let Some(mut q) = p.alloc_sibling() else {
+            cx.extra.pkts.truncate(first);
+            return Drop(R::FragFailed);
+        };
+        if !q.set_len(l3 + h + len) {
+            cx.extra.pkts.truncate(first);
+            return Drop(R::FragFailed);
+        }
+        let qd = q.data_mut();
+        qd[..l3 + h].copy_from_slice(&d[..l3 + h]);
+        qd[l3 + h..].copy_from_slice(&d[l3 + h + k * chunk..l3 + h + k * chunk + len]);
+        let mut qi = ipv4::Packet::new_unchecked(&mut qd[l3..]);
+        qi.set_total_len((h + len) as u16);
+        qi.set_flags_frag(false, k < n - 1 || orig_mf, (orig_off + k * chunk) as u16);
+        qi.fill_checksum();
+        cx.extra.pkts.push((q, verdict));
+    }
+    p.set_len(l3 + h + chunk);
+    let mut pi = ipv4::Packet::new_unchecked(&mut p.data_mut()[l3..]);
+    pi.set_total_len((h + chunk) as u16);
+    pi.set_flags_frag(false, true, orig_off as u16);
+    pi.fill_checksum();
+    cx.core.stats.event(Event::Fragmented);
+    cx.core.stats.events[Event::FragmentsSent as usize].add(n as u64);
+    verdict
 }
 
 // ---------------------------------------------------------------------------------------
@@ -762,19 +1431,24 @@ pub fn flow_hash_v6(ip: &[u8]) -> u32 {
     mix(acc, (u64::from(nh) << 32) | u64::from(ports))
 }
 
-/// Encapsulates the frame `p` (inner Ethernet + IP, TTL already decremented) toward `tun`.
-fn encap<P: Packet>(
-    ctx: &mut CoreCtx,
-    t: &Tables,
-    p: &mut P,
-    tun: &Tunnel,
+/// What [`encap`] needs besides the packet.
+#[derive(Clone, Copy)]
+struct EncapArgs<'a> {
+    tun: &'a Tunnel,
+    /// The underlay next hop's MAC.
+    nmac: MacAddr,
     tos: u8,
+    /// The inner TTL / hop limit after decrement (copied to the MPLS label).
     ttl: u8,
     hash: u32,
-) -> Verdict {
-    let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
-        return arp_miss(ctx, t, p, tun.neighbor);
-    };
+    /// Set DF on the outer header (clear only for outer fragmentation).
+    df: bool,
+}
+
+/// Encapsulates the frame `p` (inner Ethernet + IP, TTL already decremented) toward `e.tun`.
+/// The caller has checked it fits the path (or clears `df` to fragment the outer packet).
+fn encap<P: Packet>(core: &mut CoreCtx, t: &Tables, p: &mut P, e: &EncapArgs<'_>) -> Verdict {
+    let tun = e.tun;
     let l3_len = p.len() - ETH;
     let (proto, push) = match tun.encap {
         Encap::Vxlan => (ipv4::PROTO_UDP, ETH + 20 + 8 + 8),
@@ -786,7 +1460,7 @@ fn encap<P: Packet>(
         Encap::Vxlan => 20 + 8 + 8 + ETH + l3_len,
         _ => push + l3_len,
     };
-    if outer_len > usize::from(t.ports[usize::from(FABRIC)].mtu) {
+    if outer_len > usize::from(u16::MAX) || (e.df && outer_len > usize::from(t.fabric_mtu())) {
         return Drop(R::MtuExceeded);
     }
     if tun.encap == Encap::Vxlan {
@@ -800,15 +1474,15 @@ fn encap<P: Packet>(
         return Drop(R::NoHeadroom);
     }
     let d = p.data_mut();
-    d[0..6].copy_from_slice(&nmac);
+    d[0..6].copy_from_slice(&e.nmac);
     d[6..12].copy_from_slice(&t.fabric.mac);
     d[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
     ipv4::emit_header(
         &mut d[ETH..ETH + ipv4::HEADER_LEN],
-        tos,
+        e.tos,
         outer_len as u16,
         0,
-        true,
+        e.df,
         64,
         proto,
         t.fabric.ip,
@@ -823,25 +1497,25 @@ fn encap<P: Packet>(
                 mpls::PORT_MPLS_UDP
             };
             let mut u = udp::Packet::new_unchecked(&mut d[l4..l4 + udp::HEADER_LEN]);
-            u.set_src_port(entropy_port(hash));
+            u.set_src_port(entropy_port(e.hash));
             u.set_dst_port(dport);
             u.set_len((outer_len - ipv4::HEADER_LEN) as u16);
             u.set_checksum(0);
             let h = l4 + udp::HEADER_LEN;
             if tun.encap == Encap::Vxlan {
                 vxlan::emit(&mut d[h..h + vxlan::HEADER_LEN], tun.key);
-                ctx.stats.event(Event::VxlanEncap);
+                core.stats.event(Event::VxlanEncap);
             } else {
-                mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, ttl);
-                ctx.stats.event(Event::MplsUdpEncap);
+                mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, e.ttl);
+                core.stats.event(Event::MplsUdpEncap);
             }
         }
         Encap::MplsGre => {
             d[l4..l4 + 2].copy_from_slice(&0u16.to_be_bytes());
             d[l4 + 2..l4 + 4].copy_from_slice(&gre::PROTO_MPLS.to_be_bytes());
             let h = l4 + gre::HEADER_LEN;
-            mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, ttl);
-            ctx.stats.event(Event::MplsGreEncap);
+            mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, e.ttl);
+            core.stats.event(Event::MplsGreEncap);
         }
     }
     Tx(FABRIC)
@@ -850,11 +1524,12 @@ fn encap<P: Packet>(
 /// The endpoint's MAC is unknown: the packet is dropped and, at most every 100 ms per
 /// neighbour, its buffer becomes an ARP request for it.
 #[cold]
-fn arp_miss<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, neigh: u32) -> Verdict {
+fn arp_miss<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P, neigh: u32) -> Verdict {
+    let t = cx.t;
     let Some(target) = t.neighbors.ip(neigh) else {
         return Drop(R::ArpUnresolved);
     };
-    if !ctx.arp_allow(neigh) || !p.set_len(60) {
+    if !cx.core.arp_allow(neigh) || !p.set_len(60) {
         return Drop(R::ArpUnresolved);
     }
     let d = p.data_mut();
@@ -870,7 +1545,7 @@ fn arp_miss<P: Packet>(ctx: &mut CoreCtx, t: &Tables, p: &mut P, neigh: u32) -> 
         [0; 6],
         target,
     );
-    ctx.stats.count_drop(R::ArpUnresolved);
-    ctx.stats.event(Event::ArpRequestSent);
+    cx.core.stats.count_drop(R::ArpUnresolved);
+    cx.core.stats.event(Event::ArpRequestSent);
     Tx(FABRIC)
 }

@@ -259,7 +259,8 @@ impl Packet for Mbuf {
     #[inline]
     fn clear_rx_offload(&mut self) {
         let m = self.raw_mut();
-        m.ol_flags &= !(u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK) | u64::from(dpdk_sys::VR_MBUF_F_RX_LRO));
+        m.ol_flags &= !(u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK)
+            | u64::from(dpdk_sys::VR_MBUF_F_RX_LRO));
     }
 
     #[inline]

@@ -5,13 +5,15 @@
 
 pub mod lpm;
 pub mod neighbor;
+pub mod pmtu;
 pub mod rcu;
 
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 pub use lpm::{Lpm4, Lpm6, NhIdx};
 pub use neighbor::NeighborTable;
+pub use pmtu::PmtuTable;
 
 /// Ethernet address.
 pub type MacAddr = [u8; 6];
@@ -58,6 +60,8 @@ pub struct Tunnel {
     pub inner_mac: MacAddr,
     /// Index in the neighbour table of the underlay next hop (the endpoint or the gateway).
     pub neighbor: u32,
+    /// Index of the endpoint in the path-MTU table.
+    pub endpoint: u32,
 }
 
 /// What to do with a packet once its destination is known.
@@ -83,6 +87,8 @@ pub enum PortKind {
         vm_mac: MacAddr,
         /// The VM's IPv4 addresses (its own ARP probes are not answered).
         vm_ipv4: Vec<Ipv4Addr>,
+        /// The VM's IPv6 addresses (its own ND probes are not answered).
+        vm_ipv6: Vec<Ipv6Addr>,
     },
 }
 
@@ -93,6 +99,8 @@ pub struct Port {
     pub kind: PortKind,
     /// Largest IP packet (bytes, without Ethernet) the port sends.
     pub mtu: u16,
+    /// Clamp TCP MSS on SYNs between this vif and tunnels.
+    pub mss_clamp: bool,
 }
 
 /// One VRF: its FIBs and the addresses the router uses in it.
@@ -103,6 +111,8 @@ pub struct Vrf {
     pub fib6: Lpm6,
     /// Source of ICMP errors the router sends in this VRF.
     pub router_ip: Ipv4Addr,
+    /// Source of ICMPv6 errors and ND answers in this VRF.
+    pub router_ip6: Ipv6Addr,
 }
 
 /// The underlay side of the router.
@@ -134,12 +144,19 @@ pub struct Tables {
     pub nexthops: Vec<Nexthop>,
     pub vni_to_vrf: HashMap<u32, u16>,
     pub labels: HashMap<u32, NhIdx>,
+    /// Labels the router pushes (MPLS tunnel nexthops) → the VRF routing to them, to relay
+    /// ICMP errors about its own MPLS packets.
+    pub pushed_labels: HashMap<u32, u16>,
     /// UDP destination port → decapsulation.
     pub udp_decap: Vec<(u16, UdpDecap)>,
     /// Shared by every snapshot, so learned MACs survive a table swap.
     pub neighbors: std::sync::Arc<NeighborTable>,
-    /// ICMP errors per second per worker.
+    /// Learned path MTUs of tunnel endpoints, shared by every snapshot like the neighbours.
+    pub pmtu: std::sync::Arc<PmtuTable>,
+    /// ICMP errors per second per worker and port.
     pub icmp_rate: u32,
+    /// Fragment the outer packet (true) or the inner one (false, the default).
+    pub frag_outer: bool,
 }
 
 impl Tables {
@@ -153,6 +170,12 @@ impl Tables {
     #[inline]
     pub fn nexthop(&self, idx: NhIdx) -> Option<&Nexthop> {
         self.nexthops.get(idx as usize)
+    }
+
+    /// The fabric MTU.
+    #[inline]
+    pub fn fabric_mtu(&self) -> u16 {
+        self.ports[usize::from(FABRIC)].mtu
     }
 
     /// The decapsulation registered for UDP port `port`.
