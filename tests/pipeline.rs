@@ -47,6 +47,7 @@ dev = "net_null2"
 vrf = 1
 mac = "02:00:00:00:01:03"
 ip = ["198.51.100.3"]
+mtu = 1400
 [[nexthop]]
 id = 10
 type = "tunnel"
@@ -783,4 +784,449 @@ proptest! {
         }
         r.run(1, &g);
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Path MTU, fragmentation, MSS, checksums, ND.
+
+fn ipv4_frame(src: [u8; 4], dst: [u8; 4], df: bool, total: usize) -> Vec<u8> {
+    let payload: Vec<u8> = (0..total - 28).map(|i| i as u8).collect();
+    let mut f = vm_udp(src, dst, 64, 4000, &payload);
+    if !df {
+        f[20] &= !0x40;
+    } else {
+        f[20] |= 0x40;
+    }
+    f[24] = 0;
+    f[25] = 0;
+    let ck = etherparse::Ipv4Header::from_slice(&f[14..])
+        .unwrap()
+        .0
+        .calc_header_checksum();
+    f[24..26].copy_from_slice(&ck.to_be_bytes());
+    f
+}
+
+#[test]
+fn df_too_big_for_the_tunnel_gets_frag_needed() {
+    let mut r = Rig::new();
+    let frame = ipv4_frame(VM, REMOTE, true, 1500);
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(1), "the ICMP error goes back to the VM");
+    let d = p.data();
+    assert_eq!(&d[0..6], &VM_MAC);
+    assert_eq!(d.len(), 14 + 576, "RFC 1812: at most 576 bytes");
+    let s = SlicedPacket::from_ethernet(d).unwrap();
+    let Some(etherparse::NetSlice::Ipv4(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(ip.header().source(), [198, 51, 100, 254]);
+    assert_eq!(ip.header().destination(), VM);
+    let Some(etherparse::TransportSlice::Icmpv4(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        i.icmp_type(),
+        etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 1450 }
+        )
+    );
+    assert_eq!(i.checksum(), i.icmp_type().calc_checksum(i.payload()));
+    assert_eq!(
+        &d[14 + 28..14 + 28 + 40],
+        &frame[14..54],
+        "quotes the original"
+    );
+    assert_eq!(r.drops(DropReason::FragNeeded), 1);
+    assert_eq!(r.stats.events_of(Event::IcmpFragNeededSent), 1);
+    // 1450 bytes fit: encapsulated, DF kept on the outer header.
+    let (v, p) = r.run(1, &ipv4_frame(VM, REMOTE, true, 1450));
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(p.len(), 14 + 1500);
+}
+
+#[test]
+fn no_df_too_big_is_fragmented_inside_then_encapsulated() {
+    let mut r = Rig::new();
+    let frame = ipv4_frame(VM, REMOTE, false, 1500);
+    let (v, first) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(r.last_extra.len(), 1);
+    let (second, v2) = &r.last_extra[0];
+    assert_eq!(*v2, Verdict::Tx(0));
+    let mut payload = Vec::new();
+    for (k, f) in [first.data(), second.data()].iter().enumerate() {
+        assert!(f.len() - 14 <= 1500, "outer packet fits the fabric");
+        assert_eq!(&f[36..38], &4789u16.to_be_bytes());
+        assert!(ipv4_checksum_ok(&f[14..34]));
+        let inner = &f[50 + 14..];
+        assert!(ipv4_checksum_ok(&inner[..20]));
+        assert_eq!(inner[8], 63, "TTL decremented on every fragment");
+        let flags_off = u16::from_be_bytes([inner[6], inner[7]]);
+        let (mf, off) = (flags_off & 0x2000 != 0, usize::from(flags_off & 0x1fff) * 8);
+        assert_eq!(mf, k == 0);
+        assert_eq!(off, payload.len());
+        assert_eq!(
+            u16::from_be_bytes([inner[2], inner[3]]) as usize,
+            inner.len()
+        );
+        payload.extend_from_slice(&inner[20..]);
+    }
+    assert_eq!(
+        &first.data()[34..36],
+        &second.data()[34..36],
+        "same UDP source port"
+    );
+    assert_eq!(
+        payload,
+        &frame[34..],
+        "fragments reassemble to the original payload"
+    );
+    assert_eq!(
+        first.data().len() - 64 - 20,
+        1424,
+        "first fragment payload: floor(1430/8)*8"
+    );
+    assert_eq!(r.stats.events_of(Event::Fragmented), 1);
+    assert_eq!(r.stats.events_of(Event::FragmentsSent), 2);
+}
+
+#[test]
+fn outer_fragmentation_by_config() {
+    let cfg = CONFIG.replace("[fabric]", "[router]\nfragmentation = \"outer\"\n[fabric]");
+    let mut r = Rig::new();
+    r.t = Config::from_toml(&cfg)
+        .unwrap()
+        .build_tables([9; 6])
+        .unwrap();
+    let frame = ipv4_frame(VM, REMOTE, false, 1500);
+    let (v, first) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(0));
+    let (second, _) = &r.last_extra[0];
+    let f1 = first.data();
+    let f2 = second.data();
+    assert_eq!(
+        f1.len(),
+        14 + 20 + 1480,
+        "outer fragment payload: floor(1480/8)*8"
+    );
+    assert_eq!(
+        u16::from_be_bytes([f1[20], f1[21]]),
+        0x2000,
+        "MF, offset 0, DF clear"
+    );
+    assert_eq!(
+        u16::from_be_bytes([f2[20], f2[21]]),
+        1480 / 8,
+        "last fragment: MF clear, offset 185"
+    );
+    assert_eq!(
+        f2.len() - 34 + f1.len() - 34,
+        1500 + 50 - 20,
+        "outer payload preserved"
+    );
+    assert_eq!(
+        &f1[42..50],
+        &[0x08, 0, 0, 0, 0, 0, 100, 0],
+        "VXLAN header in the first fragment"
+    );
+    assert!(ipv4_checksum_ok(&f2[14..34]));
+}
+
+fn tcp_syn(src: [u8; 4], dst: [u8; 4], mss: u16, from_vm: bool) -> Vec<u8> {
+    let (smac, dmac) = if from_vm {
+        (VM_MAC, ROUTER_MAC)
+    } else {
+        (REMOTE_INNER_MAC, ROUTER_MAC)
+    };
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(smac, dmac)
+        .ipv4(src, dst, 64)
+        .tcp(40000, 80, 1, 64240)
+        .syn()
+        .options(&[
+            etherparse::TcpOptionElement::MaximumSegmentSize(mss),
+            etherparse::TcpOptionElement::SelectiveAcknowledgementPermitted,
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::WindowScale(7),
+        ])
+        .unwrap()
+        .write(&mut f, &[])
+        .unwrap();
+    f
+}
+
+fn tcp_mss_and_csum_ok(ip: &[u8]) -> (u16, bool) {
+    let (h, rest) = etherparse::Ipv4Header::from_slice(ip).unwrap();
+    let (tcp, payload) =
+        etherparse::TcpHeader::from_slice(&rest[..usize::from(h.total_len) - 20]).unwrap();
+    let mss = tcp
+        .options_iterator()
+        .find_map(|o| match o {
+            Ok(etherparse::TcpOptionElement::MaximumSegmentSize(m)) => Some(m),
+            _ => None,
+        })
+        .unwrap();
+    let ok = tcp.calc_checksum_ipv4(&h, payload).unwrap() == tcp.checksum;
+    (mss, ok)
+}
+
+#[test]
+fn mss_clamped_both_ways_through_tunnels() {
+    let mut r = Rig::new();
+    let (v, p) = r.run(1, &tcp_syn(VM, REMOTE, 1460, true));
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(
+        tcp_mss_and_csum_ok(&p.data()[64..]),
+        (1410, true),
+        "VXLAN: 1500 - 50 - 40"
+    );
+    let (v, p) = r.run(1, &tcp_syn(VM, [198, 51, 100, 20], 1460, true));
+    assert_eq!(v, Verdict::Tx(0));
+    assert_eq!(
+        tcp_mss_and_csum_ok(&p.data()[46..]),
+        (1428, true),
+        "MPLSoUDP: 1500 - 32 - 40"
+    );
+    // Small MSS untouched.
+    let (_, p) = r.run(1, &tcp_syn(VM, REMOTE, 1200, true));
+    assert_eq!(tcp_mss_and_csum_ok(&p.data()[64..]), (1200, true));
+    // From the tunnel toward vm2, whose MTU is 1400: min(1450, 1400) - 40.
+    let (v, p) = r.run(
+        0,
+        &vxlan_from_peer(100, 0x08, &tcp_syn(REMOTE, VM2, 1460, false)),
+    );
+    assert_eq!(v, Verdict::Tx(2));
+    assert_eq!(tcp_mss_and_csum_ok(&p.data()[14..]), (1360, true));
+    assert_eq!(r.stats.events_of(Event::MssClamped), 3);
+    // A vif with mss_clamp = false is left alone.
+    let cfg = CONFIG.replace(
+        "ip = [\"198.51.100.2\", \"2001:db8:100::2\"]",
+        "ip = [\"198.51.100.2\", \"2001:db8:100::2\"]\nmss_clamp = false",
+    );
+    r.t = Config::from_toml(&cfg)
+        .unwrap()
+        .build_tables([9; 6])
+        .unwrap();
+    let (_, p) = r.run(1, &tcp_syn(VM, REMOTE, 1460, true));
+    assert_eq!(tcp_mss_and_csum_ok(&p.data()[64..]).0, 1460);
+}
+
+#[test]
+fn decap_too_big_for_the_vif_answers_through_the_tunnel() {
+    let mut r = Rig::new();
+    let mut inner = Vec::new();
+    PacketBuilder::ethernet2(REMOTE_INNER_MAC, ROUTER_MAC)
+        .ipv4(REMOTE, VM2, 64)
+        .udp(5000, 6000)
+        .write(&mut inner, &vec![7u8; 1450 - 28])
+        .unwrap();
+    inner[20] |= 0x40;
+    inner[24] = 0;
+    inner[25] = 0;
+    let ck = etherparse::Ipv4Header::from_slice(&inner[14..])
+        .unwrap()
+        .0
+        .calc_header_checksum();
+    inner[24..26].copy_from_slice(&ck.to_be_bytes());
+    let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &inner));
+    assert_eq!(v, Verdict::Tx(0), "the error goes back into the tunnel");
+    let d = p.data();
+    assert_eq!(&d[30..34], &PEER);
+    let icmp_ip = &d[64..];
+    assert_eq!(&icmp_ip[16..20], &REMOTE);
+    assert_eq!(icmp_ip[20], 3);
+    assert_eq!(icmp_ip[21], 4);
+    assert_eq!(
+        u16::from_be_bytes([icmp_ip[26], icmp_ip[27]]),
+        1400,
+        "the vif's MTU"
+    );
+    // Without DF: fragmented to the vif MTU.
+    inner[20] &= !0x40;
+    inner[24] = 0;
+    inner[25] = 0;
+    let ck = etherparse::Ipv4Header::from_slice(&inner[14..])
+        .unwrap()
+        .0
+        .calc_header_checksum();
+    inner[24..26].copy_from_slice(&ck.to_be_bytes());
+    let (v, p) = r.run(0, &vxlan_from_peer(100, 0x08, &inner));
+    assert_eq!(v, Verdict::Tx(2));
+    assert!(p.len() - 14 <= 1400);
+    assert_eq!(r.last_extra.len(), 1);
+    assert_eq!(r.last_extra[0].1, Verdict::Tx(2));
+}
+
+#[test]
+fn ipv6_too_big_gets_packet_too_big() {
+    let mut r = Rig::new();
+    let vm6 = "2001:db8:100::2"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let rem6 = "2001:db8:100::1"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let mut frame = Vec::new();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
+        .ipv6(vm6, rem6, 64)
+        .udp(1, 2)
+        .write(&mut frame, &[0u8; 1452])
+        .unwrap();
+    let (v, p) = r.run(1, &frame);
+    assert_eq!(v, Verdict::Tx(1));
+    let d = p.data();
+    assert_eq!(d.len(), 14 + 1280);
+    let s = SlicedPacket::from_ethernet(d).unwrap();
+    let Some(etherparse::NetSlice::Ipv6(ip)) = &s.net else {
+        panic!()
+    };
+    assert_eq!(ip.header().destination(), vm6);
+    assert_eq!(
+        ip.header().source(),
+        "fe80::200:5eff:fe00:100"
+            .parse::<std::net::Ipv6Addr>()
+            .unwrap()
+            .octets()
+    );
+    let Some(etherparse::TransportSlice::Icmpv6(i)) = s.transport else {
+        panic!()
+    };
+    assert_eq!(
+        i.icmp_type(),
+        etherparse::Icmpv6Type::PacketTooBig { mtu: 1450 }
+    );
+    assert!(i.is_checksum_valid(ip.header().source(), ip.header().destination()));
+    assert_eq!(r.stats.events_of(Event::Icmp6PtbSent), 1);
+    // Hop limit 1: time exceeded.
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(VM_MAC, ROUTER_MAC)
+        .ipv6(vm6, rem6, 1)
+        .udp(1, 2)
+        .write(&mut f, b"x")
+        .unwrap();
+    assert_eq!(r.run(1, &f).0, Verdict::Tx(1));
+    assert_eq!(r.stats.events_of(Event::Icmp6TimeExceededSent), 1);
+}
+
+#[test]
+fn pmtu_learned_from_fabric_icmp_and_relayed() {
+    let mut r = Rig::new();
+    // One of our own VXLAN packets, as the fabric would quote it.
+    let (_, ours) = r.run(1, &ipv4_frame(VM, REMOTE, true, 200));
+    let quote = ours.data()[14..14 + 20 + 8 + 8 + 14 + 20 + 8].to_vec();
+    let mut icmp = vec![3u8, 4, 0, 0, 0, 0];
+    icmp.extend_from_slice(&1400u16.to_be_bytes());
+    icmp.extend_from_slice(&quote);
+    let mut f = Vec::new();
+    PacketBuilder::ethernet2(PEER_MAC, FABRIC_MAC)
+        .ipv4([203, 0, 113, 9], US, 64)
+        .write(&mut f, etherparse::IpNumber(1), &icmp)
+        .unwrap();
+    let l4 = 34;
+    let mut s = 0u32;
+    for c in f[l4..].chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    f[l4 + 2..l4 + 4].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    let (v, p) = r.run(0, &f);
+    assert_eq!(v, Verdict::Tx(1), "relayed to the VM");
+    let d = p.data();
+    assert_eq!(&d[0..6], &VM_MAC);
+    assert_eq!(&d[30..34], &VM);
+    assert_eq!((d[34], d[35]), (3, 4));
+    assert_eq!(u16::from_be_bytes([d[40], d[41]]), 1350, "1400 - 50");
+    assert_eq!(r.stats.events_of(Event::PmtuLearned), 1);
+    assert_eq!(r.stats.events_of(Event::IcmpRelayed), 1);
+    assert_eq!(r.drops(DropReason::IcmpFromFabric), 1);
+    // Now a 1400-byte DF packet no longer fits: the router answers with the learned MTU.
+    let (v, p) = r.run(1, &ipv4_frame(VM, REMOTE, true, 1400));
+    assert_eq!(v, Verdict::Tx(1));
+    assert_eq!(u16::from_be_bytes([p.data()[40], p.data()[41]]), 1350);
+}
+
+#[test]
+fn partial_checksums_from_the_vm_are_completed() {
+    let mut r = Rig::new();
+    let frame = tcp_syn(VM, REMOTE, 1200, true);
+    // Replace the checksum by the pseudo-header sum, as a virtio guest with NEEDS_CSUM does.
+    let mut partial = frame.clone();
+    let tcp_len = (partial.len() - 34) as u32;
+    let mut s: u32 = 6 + tcp_len;
+    for c in partial[26..34].chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    partial[50..52].copy_from_slice(&(s as u16).to_be_bytes());
+    let mut pkts = [VecPacket::from_bytes(&partial)];
+    pkts[0].csum_partial = true;
+    let mut v = [Verdict::Drop(DropReason::TxFull)];
+    process_burst(&mut r.ctx, &r.t, 1, &mut pkts, &mut v, &mut r.extra);
+    assert_eq!(v[0], Verdict::Tx(0));
+    assert_eq!(tcp_mss_and_csum_ok(&pkts[0].data()[64..]), (1200, true));
+    assert!(!pkts[0].csum_partial, "offload flag cleared");
+    assert_eq!(r.stats.events_of(Event::CsumCompleted), 1);
+}
+
+#[test]
+fn nd_proxy_for_vms_and_inside_vxlan() {
+    let mut r = Rig::new();
+    let vm6: std::net::Ipv6Addr = "2001:db8:100::2".parse().unwrap();
+    let rem6: std::net::Ipv6Addr = "2001:db8:100::1".parse().unwrap();
+    let ns = |src: std::net::Ipv6Addr, smac: [u8; 6], target: std::net::Ipv6Addr| {
+        let t = target.octets();
+        let dst: std::net::Ipv6Addr = format!("ff02::1:ff{:02x}:{:02x}{:02x}", t[13], t[14], t[15])
+            .parse()
+            .unwrap();
+        let mut body = vec![0u8; 4];
+        body.extend_from_slice(&t);
+        body.extend_from_slice(&[1, 1]);
+        body.extend_from_slice(&smac);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2(smac, [0x33, 0x33, 0xff, t[13], t[14], t[15]])
+            .ipv6(src.octets(), dst.octets(), 255)
+            .icmpv6(etherparse::Icmpv6Type::Unknown {
+                type_u8: 135,
+                code_u8: 0,
+                bytes5to8: [0; 4],
+            })
+            .write(&mut f, &body[4..])
+            .unwrap();
+        f
+    };
+    let (v, p) = r.run(1, &ns(vm6, VM_MAC, rem6));
+    assert_eq!(v, Verdict::Tx(1));
+    let d = p.data();
+    assert_eq!(&d[0..6], &VM_MAC);
+    assert_eq!(&d[6..12], &ROUTER_MAC);
+    assert_eq!(d[54], 136, "neighbor advertisement");
+    assert_eq!(&d[22..38], &rem6.octets());
+    // Its own address: no answer (duplicate address detection must not be fooled).
+    assert_eq!(
+        r.run(1, &ns(vm6, VM_MAC, vm6)).0,
+        Verdict::Drop(DropReason::NdIgnored)
+    );
+    // From the remote, inside VXLAN, for the VM's address.
+    let (v, p) = r.run(
+        0,
+        &vxlan_from_peer(100, 0x08, &ns(rem6, REMOTE_INNER_MAC, vm6)),
+    );
+    assert_eq!(v, Verdict::Tx(0));
+    let d = p.data();
+    assert_eq!(&d[30..34], &PEER);
+    assert_eq!(
+        u16::from_be_bytes([d[16], d[17]]) as usize,
+        d.len() - 14,
+        "outer length redone"
+    );
+    assert!(ipv4_checksum_ok(&d[14..34]));
+    assert_eq!(d[50 + 54], 136);
+    assert_eq!(r.stats.events_of(Event::NdReplied), 2);
 }
