@@ -82,6 +82,11 @@ fn dpdk_ports_end_to_end() {
     let eal = Eal::init(&args).unwrap_or_else(|e| panic!("EAL init failed (run as root): {e}"));
     let again = Eal::init(&args).expect_err("a second EAL init must fail");
     assert_eq!(again.call(), "rte_eal_init");
+    assert_eq!(
+        vrouter::dpdk::check_flags(),
+        Vec::<&str>::new(),
+        "64-bit mbuf flag constants match the linked DPDK"
+    );
 
     clock_and_lcores();
     let pool = Mempool::pktmbuf("vrtest_pool", 2047, 32, DEFAULT_DATA_ROOM, SOCKET_ID_ANY)

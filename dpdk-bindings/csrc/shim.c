@@ -1,3 +1,4 @@
+#include <string.h>
 /*
  * See shim.h. Each wrapper is a plain call to the DPDK inline it names: the call overhead is
  * paid once per burst (rx/tx) or once per allocation, never per byte of packet access.
@@ -50,4 +51,19 @@ unsigned int vr_lcore_id(void)
 int vr_errno(void)
 {
 	return rte_errno;
+}
+
+uint64_t vr_mbuf_flag(const char *name)
+{
+	if (strcmp(name, "TX_L4_MASK") == 0)
+		return RTE_MBUF_F_TX_L4_MASK;
+	if (strcmp(name, "TX_TCP_CKSUM") == 0)
+		return RTE_MBUF_F_TX_TCP_CKSUM;
+	if (strcmp(name, "TX_UDP_CKSUM") == 0)
+		return RTE_MBUF_F_TX_UDP_CKSUM;
+	if (strcmp(name, "TX_TCP_SEG") == 0)
+		return RTE_MBUF_F_TX_TCP_SEG;
+	if (strcmp(name, "TX_UDP_SEG") == 0)
+		return RTE_MBUF_F_TX_UDP_SEG;
+	return 0;
 }

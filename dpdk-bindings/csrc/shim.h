@@ -32,5 +32,9 @@ uint64_t vr_rdtsc(void);
 unsigned int vr_lcore_id(void);
 /* rte_errno: the calling thread's last DPDK error number (a TLS variable). */
 int vr_errno(void);
+/* 64-bit mbuf offload flags (RTE_BIT64 macros bindgen cannot evaluate), by name:
+ * "TX_L4_MASK", "TX_TCP_CKSUM", "TX_UDP_CKSUM", "TX_TCP_SEG", "TX_UDP_SEG"; 0 if unknown.
+ * The safe layer keeps them as Rust constants and checks them against this at start. */
+uint64_t vr_mbuf_flag(const char *name);
 
 #endif

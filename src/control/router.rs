@@ -40,6 +40,12 @@ pub fn run(opts: &Options) -> Result<()> {
     }
 
     let eal = Eal::init(&opts.eal_args).context("EAL initialisation")?;
+    let wrong = dpdk::check_flags();
+    if !wrong.is_empty() {
+        bail!(
+            "this DPDK's mbuf offload flags differ from those vrouter was written for: {wrong:?}"
+        );
+    }
     let lcores = dpdk::worker_lcores();
     if lcores.is_empty() {
         bail!("no worker lcore: give EAL at least two lcores (e.g. -l 0-1); the main lcore runs the control thread");

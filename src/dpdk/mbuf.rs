@@ -249,24 +249,29 @@ impl Packet for Mbuf {
 
     #[inline]
     fn l4_csum_partial(&self) -> bool {
-        // The vhost library (compliant offload mode) reports a virtio NEEDS_CSUM packet, whose
-        // L4 checksum field holds the pseudo-header sum, as "L4 checksum NONE": data intact,
-        // checksum not computed.
+        // The vhost library reports a virtio NEEDS_CSUM packet, whose L4 checksum field holds
+        // the pseudo-header sum, as "L4 checksum NONE" (data intact, checksum not computed)
+        // in its compliant offload mode, or with a TX L4 checksum request in its legacy mode.
+        let f = self.raw().ol_flags;
         let mask = u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK);
-        self.raw().ol_flags & mask == u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_NONE)
+        f & mask == u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_NONE) || f & flags::TX_L4_MASK != 0
     }
 
     #[inline]
     fn clear_rx_offload(&mut self) {
         let m = self.raw_mut();
         m.ol_flags &= !(u64::from(dpdk_sys::VR_MBUF_F_RX_L4_CKSUM_MASK)
-            | u64::from(dpdk_sys::VR_MBUF_F_RX_LRO));
+            | u64::from(dpdk_sys::VR_MBUF_F_RX_LRO)
+            | flags::TX_L4_MASK
+            | flags::TX_TCP_SEG
+            | flags::TX_UDP_SEG);
     }
 
     #[inline]
     fn gso_size(&self) -> Option<u16> {
         let m = self.raw();
-        if m.ol_flags & u64::from(dpdk_sys::VR_MBUF_F_RX_LRO) == 0 {
+        let gso = u64::from(dpdk_sys::VR_MBUF_F_RX_LRO) | flags::TX_TCP_SEG | flags::TX_UDP_SEG;
+        if m.ol_flags & gso == 0 {
             return None;
         }
         // SAFETY: tx_offload is a plain-integer union; the vhost library sets tso_segsz with
@@ -281,4 +286,38 @@ impl Packet for Mbuf {
         // SAFETY: a non-NULL result is a fresh mbuf that we now own.
         NonNull::new(m).map(|m| unsafe { Mbuf::from_raw(m) })
     }
+}
+
+/// 64-bit mbuf offload flags of DPDK 22.11 that bindgen cannot evaluate (RTE_BIT64 macros).
+/// [`check_flags`] compares them with the C library's values at start.
+pub mod flags {
+    /// RTE_MBUF_F_TX_L4_MASK (TCP, SCTP or UDP checksum requested).
+    pub const TX_L4_MASK: u64 = 3 << 52;
+    /// RTE_MBUF_F_TX_TCP_CKSUM.
+    pub const TX_TCP_CKSUM: u64 = 1 << 52;
+    /// RTE_MBUF_F_TX_UDP_CKSUM.
+    pub const TX_UDP_CKSUM: u64 = 3 << 52;
+    /// RTE_MBUF_F_TX_TCP_SEG.
+    pub const TX_TCP_SEG: u64 = 1 << 50;
+    /// RTE_MBUF_F_TX_UDP_SEG.
+    pub const TX_UDP_SEG: u64 = 1 << 42;
+}
+
+/// Checks [`flags`] against the linked DPDK; the names of those that differ.
+pub fn check_flags() -> Vec<&'static str> {
+    let table = [
+        (c"TX_L4_MASK", "TX_L4_MASK", flags::TX_L4_MASK),
+        (c"TX_TCP_CKSUM", "TX_TCP_CKSUM", flags::TX_TCP_CKSUM),
+        (c"TX_UDP_CKSUM", "TX_UDP_CKSUM", flags::TX_UDP_CKSUM),
+        (c"TX_TCP_SEG", "TX_TCP_SEG", flags::TX_TCP_SEG),
+        (c"TX_UDP_SEG", "TX_UDP_SEG", flags::TX_UDP_SEG),
+    ];
+    table
+        .iter()
+        .filter(|(c, _, value)| {
+            // SAFETY: `c` is a valid NUL-terminated string; the function only compares it.
+            unsafe { dpdk_sys::vr_mbuf_flag(c.as_ptr()) != *value }
+        })
+        .map(|(_, name, _)| *name)
+        .collect()
 }

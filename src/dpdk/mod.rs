@@ -32,7 +32,7 @@ pub use lcore::{
     current_lcore, launch, lcore_cpu, lcore_socket, main_lcore, socket_id, tsc, tsc_hz, wait_lcore,
     worker_lcores, LAUNCH_PANICKED,
 };
-pub use mbuf::Mbuf;
+pub use mbuf::{check_flags, flags as mbuf_flags, Mbuf};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM, MBUF_HEADROOM};
 pub use port::{port_by_name, probe, Port, PortConf, PortHwStats, RxQueue, TxBuffer, TxQueue};
 
