@@ -15,7 +15,7 @@ die() { printf '[setup-host] ERROR: %s\n' "$*" >&2; exit 1; }
 PACKAGES=(
     dpdk dpdk-dev libdpdk-dev
     clang libclang-dev pkg-config
-    python3-scapy iperf3 tcpdump tshark
+    python3-scapy iperf3 tcpdump tshark curl
     ethtool iproute2 iputils-ping procps psmisc
 )
 NEED_HUGEPAGES=${NEED_HUGEPAGES:-128}

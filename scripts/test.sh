@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The project's single test command (run as root on Debian 12):
 #   host preparation (scripts/setup-host.sh), cargo build --release, cargo test --release
-#   (unit + integration), then the end-to-end scripts e2e-vxlan.sh, e2e-mpls-pcap.sh and
-#   e2e-malformed.sh against target/release/vrouter.
+#   (unit + integration), then the end-to-end scripts e2e-vxlan.sh, e2e-mpls-pcap.sh,
+#   e2e-malformed.sh, e2e-pmtu.sh and e2e-pmtu-pcap.sh against target/release/vrouter.
 # The last line is "N passed, N failed", counting cargo test (as one) and the end-to-end scripts; the exit status is
 # non-zero when anything failed (host setup, build, cargo test or an end-to-end script).
 set -uo pipefail
@@ -11,8 +11,9 @@ ROOT=$PWD
 if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
-E2E=(e2e-vxlan.sh e2e-mpls-pcap.sh e2e-malformed.sh)
-declare -A LIMIT=([e2e-vxlan.sh]=240 [e2e-mpls-pcap.sh]=120 [e2e-malformed.sh]=120)
+E2E=(e2e-vxlan.sh e2e-mpls-pcap.sh e2e-malformed.sh e2e-pmtu.sh e2e-pmtu-pcap.sh)
+declare -A LIMIT=([e2e-vxlan.sh]=240 [e2e-mpls-pcap.sh]=120 [e2e-malformed.sh]=120
+                  [e2e-pmtu.sh]=240 [e2e-pmtu-pcap.sh]=90)
 status=0
 step() { printf '\n==== %s\n' "$*"; }
 

@@ -10,6 +10,12 @@
 #   scripts/topo.sh down       stop the VM, delete the namespaces (idempotent)
 #   scripts/topo.sh status     links, addresses and neighbours of the namespaces
 #
+# Environment (scripts/lib.sh): VM_MTU (vmtap0's MTU, default 1450), VM_OFFLOADS (off: the
+# default, ethtool -K vmtap0 ... off; keep: the TAP's defaults), STATIC_ND (1: the default,
+# static IPv6 neighbour entries for the router MAC; 0: none, the router's ND proxy answers).
+# The path-MTU variant (scripts/e2e-pmtu.sh, scripts/pmtu-demo.toml):
+#   VM_MTU=1500 VM_OFFLOADS=keep STATIC_ND=0 scripts/topo.sh up|vm-start
+#
 # The router itself, for this topology:
 #   ip netns exec vr-node target/release/vrouter -c scripts/vxlan-demo.toml \
 #       --idle-sleep-us 50 --stats-json /tmp/vrouter-e2e/stats.json \

@@ -536,6 +536,7 @@ fn ttl_expiry_answers_icmp_time_exceeded_rate_limited() {
         &[198, 51, 100, 254],
         "source: the VRF's router_ip"
     );
+    assert_eq!(d[22], 64, "the router's own packets leave with TTL 64");
     assert_eq!(&d[30..34], &VM);
     assert_eq!(d[34], 11);
     let icmp = &d[34..];
@@ -821,6 +822,7 @@ fn df_too_big_for_the_tunnel_gets_frag_needed() {
         panic!()
     };
     assert_eq!(ip.header().source(), [198, 51, 100, 254]);
+    assert_eq!(ip.header().ttl(), 64);
     assert_eq!(ip.header().destination(), VM);
     let Some(etherparse::TransportSlice::Icmpv4(i)) = s.transport else {
         panic!()
@@ -1084,6 +1086,7 @@ fn ipv6_too_big_gets_packet_too_big() {
         panic!()
     };
     assert_eq!(ip.header().destination(), vm6);
+    assert_eq!(ip.header().hop_limit(), 64);
     assert_eq!(
         ip.header().source(),
         "fe80::200:5eff:fe00:100"

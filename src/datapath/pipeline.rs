@@ -719,7 +719,7 @@ fn from_vif<P: Packet>(cx: &mut Cx<'_, P>, port: PortIdx, p: &mut P) -> Verdict 
                 tunnel_limit: 0,
             };
             let v = route_frame(cx, *vrf, p, None, ing, 0);
-            if matches!(v, Tx(out) if out != FABRIC) {
+            if matches!(v, Tx(out) if out != FABRIC && out != port) {
                 cx.core.stats.event(Event::LocalDelivery);
             }
             v
@@ -944,7 +944,10 @@ fn route_v4<P: Packet>(
                 );
             }
             let d = p.data_mut();
-            ipv4::Packet::new_unchecked(&mut d[ETH..]).decrement_ttl();
+            // Packets the router made itself leave with their TTL as made (64).
+            if ing.port != GENERATED {
+                ipv4::Packet::new_unchecked(&mut d[ETH..]).decrement_ttl();
+            }
             if ing.tunnel_limit != 0 {
                 if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 40) {
                     if mss::clamp_mss_v4(&mut d[ETH..], m) {
@@ -996,7 +999,10 @@ fn route_v4<P: Packet>(
             };
             let d = p.data_mut();
             let mut ip = ipv4::Packet::new_unchecked(&mut d[ETH..]);
-            ip.decrement_ttl();
+            let hop_ttl = if ing.port == GENERATED { ttl } else { ttl - 1 };
+            if ing.port != GENERATED {
+                ip.decrement_ttl();
+            }
             let tos = ip.tos();
             if let Some(m) = mss_limit(t, ing.port, limit, 40) {
                 if mss::clamp_mss_v4(&mut d[ETH..], m) {
@@ -1008,7 +1014,7 @@ fn route_v4<P: Packet>(
                 tun,
                 nmac,
                 tos,
-                ttl: ttl - 1,
+                ttl: hop_ttl,
                 hash,
                 df: true,
             };
@@ -1102,7 +1108,9 @@ fn route_v6<P: Packet>(
                 );
             }
             let d = p.data_mut();
-            ipv6::Packet::new_unchecked(&mut d[ETH..]).set_hop_limit(hop - 1);
+            if ing.port != GENERATED {
+                ipv6::Packet::new_unchecked(&mut d[ETH..]).set_hop_limit(hop - 1);
+            }
             if ing.tunnel_limit != 0 {
                 if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 60) {
                     if mss::clamp_mss_v6(&mut d[ETH..], m) {
@@ -1148,7 +1156,8 @@ fn route_v6<P: Packet>(
             };
             let d = p.data_mut();
             let mut ip = ipv6::Packet::new_unchecked(&mut d[ETH..]);
-            ip.set_hop_limit(hop - 1);
+            let hop = if ing.port == GENERATED { hop } else { hop - 1 };
+            ip.set_hop_limit(hop);
             let tos = ip.traffic_class();
             if let Some(m) = mss_limit(t, ing.port, limit, 60) {
                 if mss::clamp_mss_v6(&mut d[ETH..], m) {
@@ -1164,7 +1173,7 @@ fn route_v6<P: Packet>(
                     tun,
                     nmac,
                     tos,
-                    ttl: hop - 1,
+                    ttl: hop,
                     hash,
                     df: true,
                 },
