@@ -3,15 +3,13 @@
 //! Validation happens entirely before anything is built, and every error names the field,
 //! e.g. `route[2].nexthop: nexthop 7 is not defined`.
 
-use hashbrown::HashMap;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use crate::tables::{
-    Encap, Fabric, MacAddr, NeighborTable, Nexthop, NhIdx, PmtuTable, Port, PortKind, Tables,
-    Tunnel, UdpDecap, Vrf, MAX_VRFS,
-};
+use super::api::proto::Change;
+use super::model::Model;
+use crate::tables::{Fabric, MacAddr, NeighborTable, PmtuTable, Port, PortKind, Tables, UdpDecap};
 use crate::wire::{mpls::PORT_MPLS_UDP, vxlan};
 
 /// The MAC the router uses toward VMs unless configured (the one Tungsten Fabric uses).
@@ -124,6 +122,9 @@ pub struct NexthopConf {
     pub label: Option<u32>,
     pub inner_mac: Option<String>,
     pub vif: Option<String>,
+    /// ECMP: member nexthop ids.
+    #[serde(default)]
+    pub members: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -212,6 +213,18 @@ impl Config {
     /// Validates everything and builds the tables. `fabric_mac` is the fabric port's own MAC,
     /// used unless `fabric.mac` overrides it.
     pub fn build_tables(&self, fabric_mac: MacAddr) -> Result<Tables, ConfigError> {
+        Ok(self.build_model(fabric_mac)?.tables)
+    }
+
+    /// The model this configuration describes: the fixed parts (router, fabric), then every
+    /// VRF, vif, nexthop, route and label as [`Change`]s through the same batch code as the
+    /// API.
+    pub fn build_model(&self, fabric_mac: MacAddr) -> Result<Model, ConfigError> {
+        Model::new(self.base_tables(fabric_mac)?).apply_batch(&self.changes())
+    }
+
+    /// The fixed part of the tables: router MAC, fabric, static neighbours, options.
+    pub fn base_tables(&self, fabric_mac: MacAddr) -> Result<Tables, ConfigError> {
         let router_mac = match &self.router.mac {
             Some(m) => parse_mac(m).ok_or_else(|| bad("router.mac", "not a MAC address"))?,
             None => DEFAULT_ROUTER_MAC,
@@ -227,9 +240,6 @@ impl Config {
                 )
             }
         };
-        let default_ip6 = crate::datapath::icmp::link_local_from_mac(&router_mac);
-
-        // Fabric.
         let (fip, plen) = match parse_prefix(&self.fabric.ip) {
             Some((IpAddr::V4(a), l)) => (a, l),
             _ => {
@@ -251,317 +261,117 @@ impl Config {
             return err("fabric.dev", "empty");
         }
         let mut neighbors = NeighborTable::default();
-        let mut pmtu = PmtuTable::default();
         for (i, n) in self.fabric.neighbor.iter().enumerate() {
             let ip = parse_v4(&n.ip, &format!("fabric.neighbor[{i}].ip"))?;
             let mac = parse_mac(&n.mac)
                 .ok_or_else(|| bad(format!("fabric.neighbor[{i}].mac"), "not a MAC address"))?;
-            neighbors.add_static(ip, mac);
-        }
-        let fabric = Fabric {
-            ip: fip,
-            prefix_len: plen,
-            mac: fmac,
-            gateway,
-        };
-
-        // VRFs.
-        let mut vrfs: Vec<Option<Vrf>> = Vec::new();
-        let mut vni_to_vrf = HashMap::new();
-        for (i, v) in self.vrf.iter().enumerate() {
-            if v.id as usize >= MAX_VRFS {
-                return err(
-                    format!("vrf[{i}].id"),
-                    format!("{} is out of range 0..{MAX_VRFS}", v.id),
-                );
-            }
-            let id = v.id as u16;
-            if vrfs.get(id as usize).is_some_and(Option::is_some) {
-                return err(format!("vrf[{i}].id"), format!("VRF {id} is defined twice"));
-            }
-            if let Some(vni) = v.vni {
-                if vni == 0 || vni > 0xFF_FFFF {
-                    return err(
-                        format!("vrf[{i}].vni"),
-                        format!("{vni} is out of range 1..=16777215"),
-                    );
-                }
-                if vni_to_vrf.insert(vni, id).is_some() {
-                    return err(
-                        format!("vrf[{i}].vni"),
-                        format!("VNI {vni} is already mapped"),
-                    );
-                }
-            }
-            let router_ip = match &v.router_ip {
-                Some(s) => parse_v4(s, &format!("vrf[{i}].router_ip"))?,
-                None => fip,
-            };
-            let router_ip6 = match &v.router_ip6 {
-                Some(s) => s.parse().map_err(|_| {
-                    bad(
-                        format!("vrf[{i}].router_ip6"),
-                        format!("{s:?} is not an IPv6 address"),
-                    )
-                })?,
-                None => default_ip6,
-            };
-            if vrfs.len() <= id as usize {
-                vrfs.resize(id as usize + 1, None);
-            }
-            vrfs[id as usize] = Some(Vrf {
-                id,
-                router_ip,
-                router_ip6,
-                fib4: Default::default(),
-                fib6: Default::default(),
-            });
-        }
-
-        // Ports: the fabric, then the vifs.
-        let mut ports = vec![Port {
-            name: "fabric".into(),
-            kind: crate::tables::PortKind::Fabric,
-            mtu: self.fabric.mtu.unwrap_or(1500),
-            mss_clamp: false,
-        }];
-        let mut vif_index: HashMap<&str, u16> = HashMap::new();
-        let mut auto_routes: Vec<(u16, IpAddr, u8, u16)> = Vec::new(); // vrf, addr, len, port
-        for (i, v) in self.vif.iter().enumerate() {
-            let f = |k: &str| format!("vif[{i}].{k}");
-            if v.name.is_empty() {
-                return err(f("name"), "empty");
-            }
-            if vif_index.contains_key(v.name.as_str()) {
-                return err(f("name"), format!("{:?} is used twice", v.name));
-            }
-            match (&v.vhost_socket, &v.dev) {
-                (Some(_), Some(_)) => return err(f("dev"), "give vhost_socket or dev, not both"),
-                (None, None) => return err(f("vhost_socket"), "a vif needs vhost_socket or dev"),
-                _ => {}
-            }
-            let vrf = check_vrf(&vrfs, v.vrf, &f("vrf"))?;
-            let vm_mac = parse_mac(&v.mac).ok_or_else(|| bad(f("mac"), "not a MAC address"))?;
-            let port = ports.len() as u16;
-            if usize::from(port) >= crate::datapath::stats::MAX_PORTS {
-                return err(f("name"), "too many vifs");
-            }
-            let mut vm_ipv4 = Vec::new();
-            let mut vm_ipv6 = Vec::new();
-            for (j, a) in v.ip.iter().enumerate() {
-                let ip: IpAddr = a.parse().map_err(|_| {
-                    bad(
-                        format!("vif[{i}].ip[{j}]"),
-                        format!("{a:?} is not an IP address"),
-                    )
-                })?;
-                match ip {
-                    IpAddr::V4(a) => vm_ipv4.push(a),
-                    IpAddr::V6(a) => vm_ipv6.push(a),
-                }
-                auto_routes.push((vrf, ip, if ip.is_ipv4() { 32 } else { 128 }, port));
-            }
-            ports.push(Port {
-                name: v.name.clone(),
-                kind: PortKind::Vif {
-                    vrf,
-                    vm_mac,
-                    vm_ipv4,
-                    vm_ipv6,
-                },
-                mtu: v.mtu.unwrap_or(1500),
-                mss_clamp: v.mss_clamp.unwrap_or(true),
-            });
-            vif_index.insert(v.name.as_str(), port);
-        }
-
-        // Nexthops: configured ids map to dense indices.
-        let mut nexthops: Vec<Nexthop> = Vec::new();
-        let mut nh_index: HashMap<u32, NhIdx> = HashMap::new();
-        for (i, n) in self.nexthop.iter().enumerate() {
-            let f = |k: &str| format!("nexthop[{i}].{k}");
-            if n.id == 0 || n.id > 65535 {
-                return err(f("id"), format!("{} is out of range 1..=65535", n.id));
-            }
-            if nh_index.contains_key(&n.id) {
-                return err(f("id"), format!("nexthop {} is defined twice", n.id));
-            }
-            let nh = match n.kind.as_str() {
-                "discard" => Nexthop::Discard,
-                "receive" => Nexthop::Receive,
-                "interface" => {
-                    let name = n
-                        .vif
-                        .as_deref()
-                        .ok_or_else(|| bad(f("vif"), "required for an interface nexthop"))?;
-                    let &port = vif_index
-                        .get(name)
-                        .ok_or_else(|| bad(f("vif"), format!("vif {name:?} is not defined")))?;
-                    let PortKind::Vif { vm_mac, .. } = &ports[port as usize].kind else {
-                        unreachable!("vif_index only holds vifs")
-                    };
-                    Nexthop::Interface {
-                        port,
-                        dst_mac: *vm_mac,
-                    }
-                }
-                "tunnel" => {
-                    let encap = match n.encap.as_deref() {
-                        Some("vxlan") => Encap::Vxlan,
-                        Some("mpls-udp") => Encap::MplsUdp,
-                        Some("mpls-gre") => Encap::MplsGre,
-                        Some(o) => {
-                            return err(
-                                f("encap"),
-                                format!("{o:?} is not one of vxlan, mpls-udp, mpls-gre"),
-                            )
-                        }
-                        None => return err(f("encap"), "required for a tunnel nexthop"),
-                    };
-                    let dst = parse_v4(n.dst.as_deref().unwrap_or(""), &f("dst"))?;
-                    let (key, inner_mac) = match encap {
-                        Encap::Vxlan => {
-                            let vni = n.vni.ok_or_else(|| bad(f("vni"), "required for vxlan"))?;
-                            if vni == 0 || vni > 0xFF_FFFF {
-                                return err(
-                                    f("vni"),
-                                    format!("{vni} is out of range 1..=16777215"),
-                                );
-                            }
-                            let m = n
-                                .inner_mac
-                                .as_deref()
-                                .ok_or_else(|| bad(f("inner_mac"), "required for vxlan"))?;
-                            (
-                                vni,
-                                parse_mac(m)
-                                    .ok_or_else(|| bad(f("inner_mac"), "not a MAC address"))?,
-                            )
-                        }
-                        _ => {
-                            let l = n
-                                .label
-                                .ok_or_else(|| bad(f("label"), "required for mpls"))?;
-                            if !(16..=0xF_FFFF).contains(&l) {
-                                return err(
-                                    f("label"),
-                                    format!("{l} is out of range 16..=1048575"),
-                                );
-                            }
-                            (l, [0; 6])
-                        }
-                    };
-                    let hop = underlay_next_hop(&fabric, dst).ok_or_else(|| {
-                        bad(
-                            f("dst"),
-                            format!(
-                                "{dst} is not in {}/{} and fabric.gateway is not set",
-                                fip, plen
-                            ),
-                        )
-                    })?;
-                    let neighbor = neighbors.add(hop);
-                    Nexthop::Tunnel(Tunnel {
-                        encap,
-                        dst,
-                        key,
-                        inner_mac,
-                        neighbor,
-                        endpoint: pmtu.add(dst),
-                    })
-                }
-                o => {
-                    return err(
-                        f("type"),
-                        format!("{o:?} is not one of tunnel, interface, receive, discard"),
-                    )
-                }
-            };
-            nh_index.insert(n.id, nexthops.len() as NhIdx);
-            nexthops.push(nh);
-        }
-
-        // Automatic interface nexthops and host routes for the vifs' addresses.
-        let mut auto_nh: HashMap<u16, NhIdx> = HashMap::new();
-        for &(vrf, addr, len, port) in &auto_routes {
-            let idx = *auto_nh.entry(port).or_insert_with(|| {
-                let PortKind::Vif { vm_mac, .. } = &ports[port as usize].kind else {
-                    unreachable!("auto routes only for vifs")
-                };
-                nexthops.push(Nexthop::Interface {
-                    port,
-                    dst_mac: *vm_mac,
-                });
-                (nexthops.len() - 1) as NhIdx
-            });
-            insert_route(
-                vrfs[vrf as usize].as_mut().expect("checked"),
-                addr,
-                len,
-                idx,
-            );
-        }
-
-        let mut pushed_labels = HashMap::new();
-        for (i, r) in self.route.iter().enumerate() {
-            let f = |k: &str| format!("route[{i}].{k}");
-            let vrf = check_vrf(&vrfs, r.vrf, &f("vrf"))?;
-            let (addr, len) = parse_prefix(&r.prefix)
-                .ok_or_else(|| bad(f("prefix"), format!("{:?} is not an IP prefix", r.prefix)))?;
-            let &nh = nh_index.get(&r.nexthop).ok_or_else(|| {
+            neighbors.add_static(ip, mac).ok_or_else(|| {
                 bad(
-                    f("nexthop"),
-                    format!("nexthop {} is not defined", r.nexthop),
+                    format!("fabric.neighbor[{i}]"),
+                    "the neighbour table is full",
                 )
             })?;
-            insert_route(vrfs[vrf as usize].as_mut().expect("checked"), addr, len, nh);
-            if let Nexthop::Tunnel(tu) = &nexthops[nh as usize] {
-                if tu.encap != Encap::Vxlan {
-                    pushed_labels.entry(tu.key).or_insert(vrf);
-                }
-            }
         }
-
-        let mut labels = HashMap::new();
-        for (i, m) in self.mpls.iter().enumerate() {
-            if !(16..=0xF_FFFF).contains(&m.label) {
-                return err(
-                    format!("mpls[{i}].label"),
-                    format!("{} is out of range 16..=1048575", m.label),
-                );
-            }
-            let &nh = nh_index.get(&m.nexthop).ok_or_else(|| {
-                bad(
-                    format!("mpls[{i}].nexthop"),
-                    format!("nexthop {} is not defined", m.nexthop),
-                )
-            })?;
-            if labels.insert(m.label, nh).is_some() {
-                return err(
-                    format!("mpls[{i}].label"),
-                    format!("label {} is mapped twice", m.label),
-                );
-            }
-        }
-
         Ok(Tables {
             router_mac,
-            fabric,
-            ports,
-            vrfs,
-            nexthops,
-            vni_to_vrf,
-            labels,
-            pushed_labels,
+            fabric: Fabric {
+                ip: fip,
+                prefix_len: plen,
+                mac: fmac,
+                gateway,
+            },
+            ports: vec![Port {
+                name: "fabric".into(),
+                kind: PortKind::Fabric,
+                mtu: self.fabric.mtu.unwrap_or(1500),
+                mss_clamp: false,
+            }],
+            vrfs: Vec::new(),
+            nexthops: Arc::new(Vec::new()),
+            vni_to_vrf: Arc::default(),
+            labels: Arc::default(),
+            pushed_labels: Arc::default(),
             udp_decap: vec![
                 (vxlan::PORT, UdpDecap::Vxlan),
                 (PORT_MPLS_UDP, UdpDecap::MplsUdp),
             ],
-            neighbors: Arc::new(neighbors),
-            pmtu: Arc::new(pmtu),
+            neighbors,
+            pmtu: PmtuTable::default(),
             icmp_rate,
             frag_outer,
         })
+    }
+
+    /// The configuration's VRFs, vifs, nexthops, routes and labels as labelled changes, in
+    /// dependency order (errors read `route[2].nexthop: ...`).
+    pub fn changes(&self) -> Vec<(String, Change)> {
+        let mut out = Vec::new();
+        for (i, v) in self.vrf.iter().enumerate() {
+            out.push((
+                format!("vrf[{i}]"),
+                Change::VrfAdd {
+                    id: v.id,
+                    vni: v.vni,
+                    router_ip: v.router_ip.clone(),
+                    router_ip6: v.router_ip6.clone(),
+                },
+            ));
+        }
+        for (i, v) in self.vif.iter().enumerate() {
+            out.push((
+                format!("vif[{i}]"),
+                Change::VifAdd {
+                    name: v.name.clone(),
+                    vhost_socket: v.vhost_socket.clone(),
+                    vhost_client: v.vhost_client,
+                    dev: v.dev.clone(),
+                    vrf: v.vrf,
+                    mac: v.mac.clone(),
+                    ip: v.ip.clone(),
+                    mtu: v.mtu,
+                    mss_clamp: v.mss_clamp,
+                },
+            ));
+        }
+        // ECMP groups last among nexthops: their members must exist.
+        let mut nhs: Vec<(usize, &NexthopConf)> = self.nexthop.iter().enumerate().collect();
+        nhs.sort_by_key(|(_, n)| n.kind == "ecmp");
+        for (i, n) in nhs {
+            out.push((
+                format!("nexthop[{i}]"),
+                Change::NhAdd {
+                    id: n.id,
+                    kind: n.kind.clone(),
+                    encap: n.encap.clone(),
+                    dst: n.dst.clone(),
+                    vni: n.vni,
+                    label: n.label,
+                    inner_mac: n.inner_mac.clone(),
+                    vif: n.vif.clone(),
+                    members: n.members.clone(),
+                },
+            ));
+        }
+        for (i, r) in self.route.iter().enumerate() {
+            out.push((
+                format!("route[{i}]"),
+                Change::RouteAdd {
+                    vrf: r.vrf,
+                    prefix: r.prefix.clone(),
+                    nexthop: r.nexthop,
+                },
+            ));
+        }
+        for (i, m) in self.mpls.iter().enumerate() {
+            out.push((
+                format!("mpls[{i}]"),
+                Change::MplsAdd {
+                    label: m.label,
+                    nexthop: m.nexthop,
+                },
+            ));
+        }
+        out
     }
 }
 
@@ -575,25 +385,6 @@ fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
 fn parse_v4(s: &str, field: &str) -> Result<Ipv4Addr, ConfigError> {
     s.parse()
         .map_err(|_| bad(field, format!("{s:?} is not an IPv4 address")))
-}
-
-fn check_vrf(vrfs: &[Option<Vrf>], id: u32, field: &str) -> Result<u16, ConfigError> {
-    if vrfs.get(id as usize).is_some_and(Option::is_some) {
-        Ok(id as u16)
-    } else {
-        err(field, format!("VRF {id} is not defined"))
-    }
-}
-
-fn insert_route(vrf: &mut Vrf, addr: IpAddr, len: u8, nh: NhIdx) {
-    match addr {
-        IpAddr::V4(a) => {
-            vrf.fib4.insert(u32::from(a), len, nh);
-        }
-        IpAddr::V6(a) => {
-            vrf.fib6.insert(u128::from(a), len, nh);
-        }
-    }
 }
 
 /// The underlay address to resolve by ARP to reach `dst`: `dst` itself when on-link, else
@@ -614,6 +405,7 @@ pub fn underlay_next_hop(f: &Fabric, dst: Ipv4Addr) -> Option<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tables::Nexthop;
 
     pub const SAMPLE: &str = r#"
 [fabric]

@@ -300,12 +300,8 @@ fn reload(
     let mut tables = new.build_tables(fabric_mac)?;
     fill_port_mtus(&mut tables, &new, port_mtus);
     let old = published.read();
-    if let Some(n) = Arc::get_mut(&mut tables.neighbors) {
-        n.inherit_learned(&old.neighbors);
-    }
-    if let Some(p) = Arc::get_mut(&mut tables.pmtu) {
-        p.inherit(&old.pmtu);
-    }
+    tables.neighbors.inherit_learned(&old.neighbors);
+    tables.pmtu.inherit(&old.pmtu);
     published.publish(tables);
     Ok(t0.elapsed().as_micros())
 }

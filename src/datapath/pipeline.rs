@@ -82,7 +82,7 @@ pub struct CoreCtx {
 }
 
 /// Most neighbours a worker rate-limits ARP requests for.
-pub const MAX_NEIGHBORS: usize = 4096;
+pub const MAX_NEIGHBORS: usize = crate::tables::neighbor::NEIGHBOR_CAPACITY;
 
 impl CoreCtx {
     /// A context with a clock of `tsc_hz` ticks per second.
@@ -905,10 +905,18 @@ fn route_v4<P: Packet>(
     let Some(nh) = t.nexthop(nh_idx) else {
         return Drop(R::NoRoute);
     };
+    let nh = match nh {
+        Nexthop::Ecmp(members) => match ecmp_member(t, members, flow_hash_v4(&d[ETH..])) {
+            Some(m) => m,
+            None => return Drop(R::NoRoute),
+        },
+        other => other,
+    };
     // Drop Ethernet padding: lengths below come from the IP header.
     p.set_len(ETH + usize::from(total));
     match nh {
         Nexthop::Discard => Drop(R::DiscardRoute),
+        Nexthop::Unused | Nexthop::Ecmp(_) => Drop(R::NoRoute),
         Nexthop::Receive => receive_v4(cx, vrf_id, p, depth),
         Nexthop::Interface { port, dst_mac } => {
             let Some(out) = t.ports.get(usize::from(*port)) else {
@@ -1072,9 +1080,17 @@ fn route_v6<P: Packet>(
     let Some(nh) = t.nexthop(nh_idx) else {
         return Drop(R::NoRoute);
     };
+    let nh = match nh {
+        Nexthop::Ecmp(members) => match ecmp_member(t, members, flow_hash_v6(&d[ETH..])) {
+            Some(m) => m,
+            None => return Drop(R::NoRoute),
+        },
+        other => other,
+    };
     p.set_len(ETH + total);
     match nh {
         Nexthop::Discard => Drop(R::DiscardRoute),
+        Nexthop::Unused | Nexthop::Ecmp(_) => Drop(R::NoRoute),
         Nexthop::Receive => Drop(R::ReceiveUnsupported),
         Nexthop::Interface { port, dst_mac } => {
             let Some(out) = t.ports.get(usize::from(*port)) else {
@@ -1180,6 +1196,18 @@ fn route_v6<P: Packet>(
             )
         }
     }
+}
+
+/// The ECMP member for a flow: one per flow (the same hash that picks the tunnel's UDP source
+/// port), evenly over the members.
+#[inline]
+fn ecmp_member<'t>(t: &'t Tables, members: &[NhIdx], hash: u32) -> Option<&'t Nexthop> {
+    if members.is_empty() {
+        return None;
+    }
+    // Multiply-shift instead of a modulo: no division on the hot path.
+    let i = ((u64::from(hash) * members.len() as u64) >> 32) as usize;
+    t.nexthop(members[i])
 }
 
 /// The path MTU toward a tunnel's endpoint: the fabric MTU, or lower when learned.

@@ -10,6 +10,7 @@ pub mod rcu;
 
 use hashbrown::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 pub use lpm::{Lpm4, Lpm6, NhIdx};
 pub use neighbor::NeighborTable;
@@ -75,11 +76,17 @@ pub enum Nexthop {
     Interface { port: PortIdx, dst_mac: MacAddr },
     /// Encapsulate toward a remote endpoint.
     Tunnel(Tunnel),
+    /// ECMP composite: one member (never itself a composite) per flow, by flow hash.
+    Ecmp(Box<[NhIdx]>),
+    /// A deleted nexthop's slot (nothing refers to it).
+    Unused,
 }
 
 /// What a port is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortKind {
+    /// A removed vif's slot.
+    Unused,
     Fabric,
     Vif {
         vrf: u16,
@@ -131,8 +138,9 @@ pub enum UdpDecap {
     MplsUdp,
 }
 
-/// The whole forwarding state, as one published snapshot.
-#[derive(Debug)]
+/// The whole forwarding state, as one published snapshot. Big parts sit behind `Arc` so a
+/// change clones only what it touches (copy-on-write per VRF, per map).
+#[derive(Debug, Clone)]
 pub struct Tables {
     /// The router's MAC toward VMs.
     pub router_mac: MacAddr,
@@ -140,19 +148,19 @@ pub struct Tables {
     /// Indexed by [`PortIdx`].
     pub ports: Vec<Port>,
     /// Indexed by VRF id; `None` where no VRF is defined.
-    pub vrfs: Vec<Option<Vrf>>,
-    pub nexthops: Vec<Nexthop>,
-    pub vni_to_vrf: HashMap<u32, u16>,
-    pub labels: HashMap<u32, NhIdx>,
+    pub vrfs: Vec<Option<Arc<Vrf>>>,
+    pub nexthops: Arc<Vec<Nexthop>>,
+    pub vni_to_vrf: Arc<HashMap<u32, u16>>,
+    pub labels: Arc<HashMap<u32, NhIdx>>,
     /// Labels the router pushes (MPLS tunnel nexthops) → the VRF routing to them, to relay
     /// ICMP errors about its own MPLS packets.
-    pub pushed_labels: HashMap<u32, u16>,
+    pub pushed_labels: Arc<HashMap<u32, u16>>,
     /// UDP destination port → decapsulation.
     pub udp_decap: Vec<(u16, UdpDecap)>,
-    /// Shared by every snapshot, so learned MACs survive a table swap.
-    pub neighbors: std::sync::Arc<NeighborTable>,
+    /// Learned MACs are shared by every snapshot, so they survive a table swap.
+    pub neighbors: NeighborTable,
     /// Learned path MTUs of tunnel endpoints, shared by every snapshot like the neighbours.
-    pub pmtu: std::sync::Arc<PmtuTable>,
+    pub pmtu: PmtuTable,
     /// ICMP errors per second per worker and port.
     pub icmp_rate: u32,
     /// Fragment the outer packet (true) or the inner one (false, the default).
@@ -163,7 +171,7 @@ impl Tables {
     /// The VRF with this id.
     #[inline]
     pub fn vrf(&self, id: u16) -> Option<&Vrf> {
-        self.vrfs.get(usize::from(id))?.as_ref()
+        self.vrfs.get(usize::from(id))?.as_deref()
     }
 
     /// The nexthop at this index.

@@ -1,9 +1,14 @@
-//! Underlay neighbours (ARP): a fixed set of IPv4 addresses (tunnel endpoints and the
-//! gateway), each with a MAC that workers fill in lock-free when ARP tells them.
+//! Underlay neighbours (ARP): the IPv4 addresses of tunnel endpoints and the gateway, each
+//! with a MAC that workers fill in lock-free when ARP tells them.
+//!
+//! The MAC slots are shared by every version of the table (a copy-on-write clone shares
+//! them), so what a worker learned survives table changes; only the address → slot index is
+//! copied when the control plane adds an address.
 
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use super::MacAddr;
 
@@ -11,14 +16,26 @@ use super::MacAddr;
 const VALID: u64 = 1 << 63;
 /// Bit set when the MAC came from the configuration: ARP does not overwrite it.
 const STATIC: u64 = 1 << 62;
+/// Most neighbours (slots are never reused, so this bounds additions over the router's life).
+pub const NEIGHBOR_CAPACITY: usize = 16384;
 
-/// A neighbour table with a fixed set of addresses.
-#[derive(Debug, Default)]
+/// A neighbour table.
+#[derive(Debug, Clone)]
 pub struct NeighborTable {
+    /// MAC in the low 48 bits, plus the VALID/STATIC flags; shared by all versions.
+    macs: Arc<[AtomicU64]>,
     ips: Vec<Ipv4Addr>,
-    /// MAC in the low 48 bits, plus the VALID/STATIC flags.
-    macs: Vec<AtomicU64>,
     index: HashMap<Ipv4Addr, u32>,
+}
+
+impl Default for NeighborTable {
+    fn default() -> Self {
+        NeighborTable {
+            macs: (0..NEIGHBOR_CAPACITY).map(|_| AtomicU64::new(0)).collect(),
+            ips: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
 }
 
 fn pack(mac: &MacAddr) -> u64 {
@@ -33,23 +50,25 @@ fn unpack(w: u64) -> MacAddr {
 }
 
 impl NeighborTable {
-    /// The index of `ip`, adding it (unresolved) if new.
-    pub fn add(&mut self, ip: Ipv4Addr) -> u32 {
+    /// The index of `ip`, adding it (unresolved) if new; `None` when the table is full.
+    pub fn add(&mut self, ip: Ipv4Addr) -> Option<u32> {
         if let Some(&i) = self.index.get(&ip) {
-            return i;
+            return Some(i);
+        }
+        if self.ips.len() >= self.macs.len() {
+            return None;
         }
         let i = self.ips.len() as u32;
         self.ips.push(ip);
-        self.macs.push(AtomicU64::new(0));
         self.index.insert(ip, i);
-        i
+        Some(i)
     }
 
     /// Adds `ip` with a static MAC that ARP will not change.
-    pub fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) -> u32 {
-        let i = self.add(ip);
+    pub fn add_static(&mut self, ip: Ipv4Addr, mac: MacAddr) -> Option<u32> {
+        let i = self.add(ip)?;
         self.macs[i as usize].store(pack(&mac) | VALID | STATIC, Ordering::Relaxed);
-        i
+        Some(i)
     }
 
     /// The index of `ip`, if it is a known neighbour.
@@ -61,7 +80,10 @@ impl NeighborTable {
     /// The MAC of neighbour `i`, if resolved.
     #[inline]
     pub fn mac(&self, i: u32) -> Option<MacAddr> {
-        let w = self.macs.get(i as usize)?.load(Ordering::Relaxed);
+        if i as usize >= self.ips.len() {
+            return None;
+        }
+        let w = self.macs[i as usize].load(Ordering::Relaxed);
         (w & VALID != 0).then(|| unpack(w))
     }
 
@@ -89,14 +111,14 @@ impl NeighborTable {
     }
 
     /// Copies the MACs `old` learned by ARP for addresses this table also has (and has no
-    /// static MAC for), so a table swap does not forget resolved endpoints.
-    pub fn inherit_learned(&mut self, old: &NeighborTable) {
+    /// static MAC for), so a table rebuilt from scratch does not forget resolved endpoints.
+    pub fn inherit_learned(&self, old: &NeighborTable) {
         for (i, ip) in self.ips.iter().enumerate() {
             let Some(j) = old.index_of(*ip) else { continue };
             let w = old.macs[j as usize].load(Ordering::Relaxed);
-            let slot = self.macs[i].get_mut();
-            if w & VALID != 0 && w & STATIC == 0 && *slot & STATIC == 0 {
-                *slot = w;
+            let slot = &self.macs[i];
+            if w & VALID != 0 && w & STATIC == 0 && slot.load(Ordering::Relaxed) & STATIC == 0 {
+                slot.store(w, Ordering::Relaxed);
             }
         }
     }
@@ -117,30 +139,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn learn_and_static() {
+    fn learn_static_and_shared_across_clones() {
         let mut t = NeighborTable::default();
-        let a = t.add(Ipv4Addr::new(203, 0, 113, 2));
-        let b = t.add_static(Ipv4Addr::new(203, 0, 113, 3), [2, 0, 0, 0, 0, 3]);
-        assert_eq!(t.add(Ipv4Addr::new(203, 0, 113, 2)), a);
+        let a = t.add(Ipv4Addr::new(203, 0, 113, 2)).unwrap();
+        let b = t
+            .add_static(Ipv4Addr::new(203, 0, 113, 3), [2, 0, 0, 0, 0, 3])
+            .unwrap();
+        assert_eq!(t.add(Ipv4Addr::new(203, 0, 113, 2)), Some(a));
         assert_eq!(t.mac(a), None);
+        let mut next = t.clone();
+        let c = next.add(Ipv4Addr::new(203, 0, 113, 4)).unwrap();
         assert!(t.learn(Ipv4Addr::new(203, 0, 113, 2), [2, 0, 0, 0, 0, 2]));
         assert!(!t.learn(Ipv4Addr::new(203, 0, 113, 2), [2, 0, 0, 0, 0, 2]));
-        assert_eq!(t.mac(a), Some([2, 0, 0, 0, 0, 2]));
+        assert_eq!(
+            next.mac(a),
+            Some([2, 0, 0, 0, 0, 2]),
+            "learned by the old version, seen by the new"
+        );
+        assert_eq!(
+            t.mac(c),
+            None,
+            "the old version does not know the new address"
+        );
         assert!(!t.learn(Ipv4Addr::new(203, 0, 113, 3), [9; 6]));
         assert_eq!(t.mac(b), Some([2, 0, 0, 0, 0, 3]));
         assert!(!t.learn(Ipv4Addr::new(203, 0, 113, 99), [9; 6]));
-
-        let mut n = NeighborTable::default();
-        let c = n.add(Ipv4Addr::new(198, 51, 100, 9));
-        let a2 = n.add(Ipv4Addr::new(203, 0, 113, 2));
-        let b2 = n.add_static(Ipv4Addr::new(203, 0, 113, 3), [2, 0, 0, 0, 0, 4]);
-        n.inherit_learned(&t);
-        assert_eq!(
-            n.mac(a2),
-            Some([2, 0, 0, 0, 0, 2]),
-            "learned MAC carried over"
-        );
-        assert_eq!(n.mac(b2), Some([2, 0, 0, 0, 0, 4]), "new static entry wins");
-        assert_eq!(n.mac(c), None);
     }
 }
