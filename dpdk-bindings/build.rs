@@ -25,6 +25,7 @@ const FUNCTIONS: &[&str] = &[
     // devices
     "rte_dev_probe",
     "rte_dev_remove",
+    "rte_eal_hotplug_remove",
     // mempool / mbuf
     "rte_pktmbuf_pool_create",
     "rte_mempool_avail_count",

@@ -28,6 +28,9 @@ struct Cli {
     /// An idle worker sleeps this many microseconds (0: pure busy polling).
     #[arg(long, default_value_t = 0, value_name = "US")]
     idle_sleep_us: u64,
+    /// The API's Unix socket (root-only), for vrouterctl.
+    #[arg(long, value_name = "PATH", default_value = vrouter::control::router::DEFAULT_API_SOCKET)]
+    api_socket: PathBuf,
     /// Pin the control thread to this CPU.
     #[arg(long, value_name = "CPU")]
     control_core: Option<usize>,
@@ -50,6 +53,7 @@ fn main() {
         stats_interval: secs(cli.stats_interval),
         idle_sleep_us: cli.idle_sleep_us,
         control_core: cli.control_core,
+        api_socket: cli.api_socket,
         eal_args: cli.eal,
     };
     if let Err(e) = run(&opts) {

@@ -1,13 +1,16 @@
 //! The per-lcore run-to-completion loop: poll every RX queue this worker owns, run the
 //! pipeline over each burst, buffer the results per output port, flush on fill or timer.
+//! Ports come and go at run time through a mailbox the control thread fills.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use crossbeam_queue::ArrayQueue;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
+use crate::datapath::pipeline::{process_burst, CoreCtx, Extra, Miss, Verdict};
+use crate::datapath::stats::MAX_PORTS;
 use crate::datapath::{CoreStats, DropReason, Packet};
-use crate::dpdk::{tsc, tsc_hz, Burst, RxQueue, TxBuffer, BURST_SIZE};
+use crate::dpdk::{tsc, tsc_hz, Burst, Mbuf, RxQueue, TxBuffer, BURST_SIZE};
 use crate::tables::rcu::Published;
 use crate::tables::{PortIdx, Tables};
 
@@ -15,6 +18,30 @@ use crate::tables::{PortIdx, Tables};
 const IDLE_POLLS_BEFORE_SLEEP: u32 = 64;
 /// TX buffers are flushed at least this often (µs), so a lone packet is not held back.
 const TX_DRAIN_US: u64 = 100;
+
+/// What the control thread asks a worker to do with its ports.
+pub enum PortCmd {
+    /// Start polling this port's RX queue and sending on its TX queue.
+    Add(PortIdx, RxQueue, Box<TxBuffer>),
+    /// Stop using the port: flush and drop its queue handles.
+    Remove(PortIdx),
+}
+
+/// The control thread's line to one worker: commands in, a count of those done out.
+#[derive(Clone)]
+pub struct Mailbox {
+    pub cmds: Arc<ArrayQueue<PortCmd>>,
+    pub done: Arc<AtomicU64>,
+}
+
+impl Default for Mailbox {
+    fn default() -> Self {
+        Mailbox {
+            cmds: Arc::new(ArrayQueue::new(2 * MAX_PORTS)),
+            done: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
 
 /// Everything one worker owns.
 pub struct Worker {
@@ -25,10 +52,13 @@ pub struct Worker {
     /// The RX queues it polls, with the port index the tables know them by.
     pub rx: Vec<(PortIdx, RxQueue)>,
     /// One TX buffer per port, indexed by port index.
-    pub tx: Vec<TxBuffer>,
+    pub tx: Vec<Option<TxBuffer>>,
     pub stop: Arc<AtomicBool>,
     /// Sleep this long when idle (0: pure busy polling).
     pub idle_sleep_us: u64,
+    pub mailbox: Mailbox,
+    /// Miss notifications for the control thread.
+    pub misses: Arc<ArrayQueue<Miss>>,
 }
 
 impl Worker {
@@ -36,13 +66,15 @@ impl Worker {
     pub fn run(mut self) -> i32 {
         let hz = tsc_hz();
         let mut ctx = CoreCtx::new(self.stats.clone(), hz);
+        ctx.set_miss_queue(self.misses.clone());
         let drain_ticks = hz / 1_000_000 * TX_DRAIN_US;
         let mut burst = Burst::new();
         let mut verdicts = [Verdict::Drop(DropReason::TxFull); BURST_SIZE];
         // Fragments the pipeline makes; sized once, here.
-        let mut extra: Extra<crate::dpdk::Mbuf> = Extra::default();
+        let mut extra: Extra<Mbuf> = Extra::default();
         let mut last_drain = tsc();
         let mut idle = 0u32;
+        self.tx.resize_with(MAX_PORTS, || None);
         self.tables.online(self.id);
         while !self.stop.load(Ordering::Relaxed) {
             let now = tsc();
@@ -87,6 +119,9 @@ impl Worker {
                 last_drain = now;
             }
             self.tables.quiescent(self.id);
+            if !self.mailbox.cmds.is_empty() {
+                self.take_commands();
+            }
             if got == 0 && self.idle_sleep_us > 0 {
                 idle += 1;
                 if idle >= IDLE_POLLS_BEFORE_SLEEP {
@@ -101,22 +136,52 @@ impl Worker {
         }
         self.flush_all();
         self.tables.offline(self.id);
+        // Hand the queue handles back (dropped here) before the control thread stops ports.
+        self.rx.clear();
+        self.tx.clear();
         0
+    }
+
+    #[cold]
+    fn take_commands(&mut self) {
+        while let Some(cmd) = self.mailbox.cmds.pop() {
+            match cmd {
+                PortCmd::Add(port, rxq, txb) => {
+                    self.rx.retain(|(p, _)| *p != port);
+                    self.rx.push((port, rxq));
+                    if let Some(slot) = self.tx.get_mut(usize::from(port)) {
+                        *slot = Some(*txb);
+                    }
+                }
+                PortCmd::Remove(port) => {
+                    self.rx.retain(|(p, _)| *p != port);
+                    if let Some(slot) = self.tx.get_mut(usize::from(port)) {
+                        if let Some(mut txb) = slot.take() {
+                            let (_, dropped) = txb.flush();
+                            count_tx_drops(&self.stats, usize::from(port), dropped);
+                        }
+                    }
+                }
+            }
+            self.mailbox.done.fetch_add(1, Ordering::Release);
+        }
     }
 
     fn flush_all(&mut self) {
         for (port, txb) in self.tx.iter_mut().enumerate() {
-            if !txb.is_empty() {
-                let (_, dropped) = txb.flush();
-                count_tx_drops(&self.stats, port, dropped);
+            if let Some(txb) = txb {
+                if !txb.is_empty() {
+                    let (_, dropped) = txb.flush();
+                    count_tx_drops(&self.stats, port, dropped);
+                }
             }
         }
     }
 }
 
 #[inline]
-fn send(stats: &CoreStats, tx: &mut [TxBuffer], out: PortIdx, m: crate::dpdk::Mbuf) {
-    let Some(txb) = tx.get_mut(usize::from(out)) else {
+fn send(stats: &CoreStats, tx: &mut [Option<TxBuffer>], out: PortIdx, m: Mbuf) {
+    let Some(Some(txb)) = tx.get_mut(usize::from(out)) else {
         stats.count_drop(DropReason::UnknownPort);
         return;
     };

@@ -35,6 +35,9 @@ pub struct Model {
     pub vrf_vifs: Vec<u32>,
     /// Default for VRFs without router_ip6.
     pub default_ip6: Ipv6Addr,
+    /// Port slots freed by the batch being applied: not reused before the next batch, so the
+    /// router can tell a removed vif from a new one in the same slot.
+    pub retired_ports: Vec<PortIdx>,
 }
 
 /// A vif as configured.
@@ -95,6 +98,7 @@ impl Model {
             nh_free: Vec::new(),
             vrf_vifs: vec![0; MAX_VRFS],
             default_ip6,
+            retired_ports: Vec::new(),
         }
     }
 
@@ -102,6 +106,7 @@ impl Model {
     /// `<label of the change>.<field>` and leaves `self` as it was.
     pub fn apply_batch(&self, changes: &[(String, Change)]) -> Result<Model, ConfigError> {
         let mut next = self.clone();
+        next.retired_ports.clear();
         for (label, c) in changes {
             next.apply(c).map_err(|e| ConfigError {
                 field: if e.field.is_empty() {
@@ -616,7 +621,12 @@ impl Model {
         }
         // A free slot, or a new one.
         let ports = &mut self.tables.ports;
-        let port = match ports.iter().position(|p| p.kind == PortKind::Unused) {
+        let retired = &self.retired_ports;
+        let free = ports
+            .iter()
+            .enumerate()
+            .position(|(i, p)| p.kind == PortKind::Unused && !retired.contains(&(i as PortIdx)));
+        let port = match free {
             Some(i) => i,
             None => {
                 if ports.len() >= crate::datapath::stats::MAX_PORTS {
@@ -711,6 +721,7 @@ impl Model {
         };
         self.vif_index.remove(name);
         self.vrf_vifs[usize::from(vrf)] -= 1;
+        self.retired_ports.push(port);
         Ok(())
     }
 
@@ -861,7 +872,7 @@ ip = ["198.51.100.2"]
         .unwrap();
         assert!(lookup(&m, 1, [198, 51, 100, 3]).is_none());
         assert_eq!(m.tables.ports[usize::from(port)].kind, PortKind::Unused);
-        // The slot is reused; the VRF cannot go while vm1 is in it.
+        // The slot is reused (in a later batch); the VRF cannot go while vm1 is in it.
         let m = batch(
             &m,
             r#"[{"op":"vif_add","name":"vm3","dev":"z","vrf":1,"mac":"02:00:00:00:01:04"}]"#,

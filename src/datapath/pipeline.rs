@@ -69,8 +69,26 @@ impl<P> Extra<P> {
     }
 }
 
+/// What a miss notification says (kept small and allocation-free for the worker).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Miss {
+    /// The destination had no route.
+    pub no_route: bool,
+    pub vrf: u16,
+    /// The vif the packet came from.
+    pub port: PortIdx,
+    /// The destination (no route) or the underlay next hop (unresolved).
+    pub addr: std::net::IpAddr,
+}
+
+/// Miss notifications per second per worker, at most.
+pub const MISS_RATE: u64 = 200;
+
 /// A worker's private pipeline state: its counters, clock and rate limiters.
 pub struct CoreCtx {
+    misses: Option<Arc<crossbeam_queue::ArrayQueue<Miss>>>,
+    /// (tokens, last refill) of the miss-notification bucket, and the last miss sent.
+    miss_bucket: (u64, u64, Option<Miss>),
     pub stats: Arc<CoreStats>,
     tsc_hz: u64,
     now: u64,
@@ -88,6 +106,8 @@ impl CoreCtx {
     /// A context with a clock of `tsc_hz` ticks per second.
     pub fn new(stats: Arc<CoreStats>, tsc_hz: u64) -> Self {
         CoreCtx {
+            misses: None,
+            miss_bucket: (0, 0, None),
             stats,
             tsc_hz: tsc_hz.max(1),
             now: 0,
@@ -95,6 +115,35 @@ impl CoreCtx {
             icmp: vec![(0, 0); MAX_PORTS].into_boxed_slice(),
             arp_last: vec![0; MAX_NEIGHBORS].into_boxed_slice(),
         }
+    }
+
+    /// Where miss notifications go (a bounded queue the control thread drains).
+    pub fn set_miss_queue(&mut self, q: Arc<crossbeam_queue::ArrayQueue<Miss>>) {
+        self.misses = Some(q);
+    }
+
+    /// Publishes a miss notification, rate-limited ([`MISS_RATE`]/s) and without repeating
+    /// the previous one within a second; dropped when the queue is full (the miss itself is
+    /// counted as a drop reason anyway).
+    #[cold]
+    fn miss(&mut self, m: Miss) {
+        let Some(q) = &self.misses else { return };
+        let (tokens, last, prev) = &mut self.miss_bucket;
+        if *prev == Some(m) && self.now.wrapping_sub(*last) < self.tsc_hz {
+            return;
+        }
+        let add = (u128::from(self.now.saturating_sub(*last)) * u128::from(MISS_RATE)
+            / u128::from(self.tsc_hz)) as u64;
+        if add > 0 {
+            *tokens = (*tokens + add).min(MISS_RATE);
+            *last = self.now;
+        }
+        if *tokens == 0 {
+            return;
+        }
+        *tokens -= 1;
+        *prev = Some(m);
+        let _ = q.push(m);
     }
 
     /// Sets the clock for the next burst (TSC ticks, or any monotonic count at `tsc_hz`).
@@ -899,7 +948,18 @@ fn route_v4<P: Packet>(
             .and_then(|v| v.fib4.lookup(u32::from(ip.dst_addr())))
         {
             Some(nh) => nh,
-            None => return Drop(R::NoRoute),
+            None => {
+                if ing.port != FABRIC && ing.port != GENERATED {
+                    let addr = std::net::IpAddr::V4(ip.dst_addr());
+                    cx.core.miss(Miss {
+                        no_route: true,
+                        vrf: vrf_id,
+                        port: ing.port,
+                        addr,
+                    });
+                }
+                return Drop(R::NoRoute);
+            }
         },
     };
     let Some(nh) = t.nexthop(nh_idx) else {
@@ -1003,7 +1063,7 @@ fn route_v4<P: Packet>(
                 );
             }
             let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
-                return arp_miss(cx, p, tun.neighbor);
+                return arp_miss(cx, p, tun.neighbor, vrf_id, ing.port);
             };
             let d = p.data_mut();
             let mut ip = ipv4::Packet::new_unchecked(&mut d[ETH..]);
@@ -1074,7 +1134,18 @@ fn route_v6<P: Packet>(
             .and_then(|v| v.fib6.lookup(u128::from(ip.dst_addr())))
         {
             Some(nh) => nh,
-            None => return Drop(R::NoRoute),
+            None => {
+                if ing.port != FABRIC && ing.port != GENERATED {
+                    let addr = std::net::IpAddr::V6(ip.dst_addr());
+                    cx.core.miss(Miss {
+                        no_route: true,
+                        vrf: vrf_id,
+                        port: ing.port,
+                        addr,
+                    });
+                }
+                return Drop(R::NoRoute);
+            }
         },
     };
     let Some(nh) = t.nexthop(nh_idx) else {
@@ -1168,7 +1239,7 @@ fn route_v6<P: Packet>(
                 );
             }
             let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
-                return arp_miss(cx, p, tun.neighbor);
+                return arp_miss(cx, p, tun.neighbor, vrf_id, ing.port);
             };
             let d = p.data_mut();
             let mut ip = ipv6::Packet::new_unchecked(&mut d[ETH..]);
@@ -1561,11 +1632,26 @@ fn encap<P: Packet>(core: &mut CoreCtx, t: &Tables, p: &mut P, e: &EncapArgs<'_>
 /// The endpoint's MAC is unknown: the packet is dropped and, at most every 100 ms per
 /// neighbour, its buffer becomes an ARP request for it.
 #[cold]
-fn arp_miss<P: Packet>(cx: &mut Cx<'_, P>, p: &mut P, neigh: u32) -> Verdict {
+fn arp_miss<P: Packet>(
+    cx: &mut Cx<'_, P>,
+    p: &mut P,
+    neigh: u32,
+    vrf: u16,
+    port: PortIdx,
+) -> Verdict {
     let t = cx.t;
     let Some(target) = t.neighbors.ip(neigh) else {
         return Drop(R::ArpUnresolved);
     };
+    if port != FABRIC && port != GENERATED {
+        let addr = std::net::IpAddr::V4(target);
+        cx.core.miss(Miss {
+            no_route: false,
+            vrf,
+            port,
+            addr,
+        });
+    }
     if !cx.core.arp_allow(neigh) || !p.set_len(60) {
         return Drop(R::ArpUnresolved);
     }

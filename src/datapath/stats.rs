@@ -212,6 +212,24 @@ impl CoreStats {
     pub fn event(&self, e: Event) {
         self.events[e as usize].add(1);
     }
+    /// Zeroes every counter (racy with the worker by design: counters-clear semantics).
+    pub fn clear(&self) {
+        for p in self.ports.iter() {
+            for c in [
+                &p.rx_packets,
+                &p.rx_bytes,
+                &p.tx_packets,
+                &p.tx_bytes,
+                &p.tx_dropped,
+            ] {
+                c.clear();
+            }
+        }
+        self.drops
+            .iter()
+            .chain(self.events.iter())
+            .for_each(Counter::clear);
+    }
     /// The count for one drop reason.
     pub fn drops_of(&self, r: DropReason) -> u64 {
         self.drops[r as usize].get()

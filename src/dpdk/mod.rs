@@ -34,7 +34,9 @@ pub use lcore::{
 };
 pub use mbuf::{check_flags, flags as mbuf_flags, Mbuf};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM, MBUF_HEADROOM};
-pub use port::{port_by_name, probe, Port, PortConf, PortHwStats, RxQueue, TxBuffer, TxQueue};
+pub use port::{
+    port_by_name, probe, remove_vdev, Port, PortConf, PortHwStats, RxQueue, TxBuffer, TxQueue,
+};
 
 /// "Any NUMA socket", for [`Mempool::pktmbuf`] and friends.
 pub const SOCKET_ID_ANY: i32 = dpdk_sys::SOCKET_ID_ANY;

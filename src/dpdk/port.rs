@@ -626,3 +626,19 @@ impl TxBuffer {
 
 // Dropping a TxBuffer frees what is still buffered (Burst's Drop) rather than sending it:
 // a worker that exits without a last flush is shutting down anyway.
+
+/// Detaches a virtual device by name (e.g. "net_vhost3") after its port was closed, so its
+/// resources (a vhost-user socket) are released and the name can be used again.
+pub fn remove_vdev(name: &str) -> Result<()> {
+    const CALL: &str = "rte_eal_hotplug_remove";
+    ensure_up(CALL)?;
+    let bus = CString::new("vdev").map_err(|_| DpdkError::new(CALL, dpdk_sys::EINVAL as i32))?;
+    let dev = CString::new(name)
+        .map_err(|_| DpdkError::new(CALL, dpdk_sys::EINVAL as i32).context(name.to_owned()))?;
+    // SAFETY: both are valid C strings; EAL is up; DPDK copies what it keeps.
+    let ret = unsafe { dpdk_sys::rte_eal_hotplug_remove(bus.as_ptr(), dev.as_ptr()) };
+    if ret < 0 {
+        return Err(DpdkError::from_ret(CALL, ret).context(name.to_owned()));
+    }
+    Ok(())
+}

@@ -1,1 +1,3 @@
+pub mod client;
 pub mod proto;
+pub mod server;

@@ -28,7 +28,12 @@ pub struct Request {
 
 /// What a request asks.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "op", content = "args", rename_all = "snake_case")]
+#[serde(
+    tag = "op",
+    content = "args",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Op {
     /// Versions of the API and the router.
     Version,
@@ -284,5 +289,8 @@ mod tests {
         assert_eq!(r.op, Op::Change(Change::VrfDel { id: 4 }));
         let r = parse_request(r#"{"v":1,"op":"nh_list"}"#).unwrap();
         assert_eq!(r.op, Op::NhList);
+        let e =
+            parse_request(r#"{"v":1,"op":"rt_dump","args":{"vrf":1,"famly":"inet"}}"#).unwrap_err();
+        assert!(e.message.contains("famly"), "{e:?}");
     }
 }
