@@ -158,11 +158,13 @@ topo_up() {
     fi
 }
 
-# topo_down: stops the VM we started (pid file), deletes the namespaces. Idempotent.
+# topo_down: stops the VMs we started (pid files), deletes the namespaces (vr-vm2 too, when
+# a test made it). Idempotent.
 topo_down() {
     vm_stop
+    vm2_stop
     local ns
-    for ns in $NS_VM $NS_REMOTE $NS_NODE; do
+    for ns in $NS_VM2 $NS_VM $NS_REMOTE $NS_NODE; do
         if ns_exists "$ns"; then
             ip netns del "$ns" || log "warning: cannot delete netns $ns"
         fi
@@ -171,7 +173,8 @@ topo_down() {
 
 topo_status() {
     local ns
-    for ns in $NS_NODE $NS_REMOTE $NS_VM; do
+    for ns in $NS_NODE $NS_REMOTE $NS_VM $NS_VM2; do
+        [[ $ns == "$NS_VM2" ]] && ! ns_exists "$ns" && continue   # only tests with a 2nd VM
         echo "=== netns $ns"
         if ns_exists "$ns"; then
             ip -n "$ns" -s link show 2>&1
@@ -250,6 +253,66 @@ vm_stop() {
     fi
     rm -f "$E2E_DIR/vm.pid"
     VM_PID=
+}
+
+# ----------------------------------------------------------------------------- a second VM
+# Another dpdk-testpmd "VM" (e2e-api.sh: a vif added at run time): virtio_user on SOCK <-> io
+# forwarding <-> net_tap "vm2tap0" in its own netns vr-vm2 (made here, removed by topo_down),
+# 198.51.100.3/24, MAC 02:00:00:00:01:03. Same lcores as the first VM (forwarding on CPU 0):
+# on 2 cores every busy-polling testpmd slows the rest, so keep its life short.
+NS_VM2=vr-vm2
+VM2_MAC=02:00:00:00:01:03
+VM2_IP=198.51.100.3
+VM2_PID=
+VM2_LOG=$E2E_DIR/testpmd-vm2.log
+# vm2_start SOCK: starts it, waits until it forwards, configures vm2tap0.
+vm2_start() {
+    local sock=$1 mac
+    mkdir -p "$E2E_DIR"
+    [[ -S $sock ]] || { log "vhost socket $sock missing (add the vif first)"; return 1; }
+    if ! ns_exists $NS_VM2; then
+        ip netns add $NS_VM2 || return 1
+    fi
+    ip -n $NS_VM2 link set lo up || return 1
+    ip netns exec $NS_VM2 dpdk-testpmd -l 0-1 --main-lcore 1 --in-memory --single-file-segments \
+        --file-prefix vrvm2 --no-pci --log-level=notice \
+        --vdev "net_virtio_user0,path=$sock,queues=1" \
+        --vdev "net_tap0,iface=vm2tap0,mac=$VM2_MAC" \
+        -- --forward-mode=io --auto-start --stats-period 5 --no-flush-rx \
+        --total-num-mbufs=4096 --rxq=1 --txq=1 \
+        </dev/null >"$VM2_LOG" 2>&1 &
+    VM2_PID=$!
+    echo "$VM2_PID" >"$E2E_DIR/vm2.pid"
+    log "VM2 (dpdk-testpmd) pid $VM2_PID, log $VM2_LOG"
+    if ! wait_until 30 "VM2 testpmd forwarding" vm2_forwarding; then
+        pid_alive "$VM2_PID" || log "VM2 testpmd exited"
+        tail -30 "$VM2_LOG" >&2
+        return 1
+    fi
+    ip -n $NS_VM2 link set vm2tap0 down || return 1
+    ip -n $NS_VM2 link set vm2tap0 address $VM2_MAC mtu "$VM_MTU" || return 1
+    if [[ $VM_OFFLOADS == off ]]; then
+        offloads_off $NS_VM2 vm2tap0 || return 1
+    fi
+    ip -n $NS_VM2 link set vm2tap0 up || return 1
+    ip -n $NS_VM2 addr replace $VM2_IP/24 dev vm2tap0 || return 1
+    mac=$(ip -n $NS_VM2 -br link show vm2tap0 | awk '{print $3}')
+    [[ $mac == "$VM2_MAC" ]] || { log "vm2tap0 has MAC $mac, expected $VM2_MAC"; return 1; }
+}
+vm2_forwarding() {
+    pid_alive "$VM2_PID" && link_in_ns $NS_VM2 vm2tap0 \
+        && grep -Eq 'start packet forwarding|packet forwarding - ports=' "$VM2_LOG"
+}
+# vm2_stop: stops the second testpmd we started (by its recorded PID); the netns stays.
+vm2_stop() {
+    local pid=${VM2_PID:-}
+    [[ -z $pid && -f $E2E_DIR/vm2.pid ]] && pid=$(cat "$E2E_DIR/vm2.pid")
+    if [[ -n $pid ]] && pid_alive "$pid" \
+        && [[ $(cat "/proc/$pid/comm" 2>/dev/null) == dpdk-testpmd* ]]; then
+        stop_pid "$pid" "VM2 testpmd" INT 10 || true
+    fi
+    rm -f "$E2E_DIR/vm2.pid"
+    VM2_PID=
 }
 
 # ----------------------------------------------------------------------------- the router
