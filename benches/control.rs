@@ -70,14 +70,28 @@ label = 200
 fn v4_routes(n: usize, rng: &mut Rng) -> Vec<(String, Change)> {
     let mut out = Vec::with_capacity(n);
     for v in 0..VRFS.min(n as u32) {
-        out.push((String::new(), Change::RouteAdd { vrf: v, prefix: "0.0.0.0/0".into(), nexthop: 2 }));
+        out.push((
+            String::new(),
+            Change::RouteAdd {
+                vrf: v,
+                prefix: "0.0.0.0/0".into(),
+                nexthop: 2,
+            },
+        ));
     }
     while out.len() < n {
         let r = rng.next();
         let vrf = (r % u64::from(VRFS)) as u32;
         let a = std::net::Ipv4Addr::from((r >> 16) as u32 | 0x0a00_0000);
         let len = if r & 0xF == 0 { 24 } else { 32 };
-        out.push((String::new(), Change::RouteAdd { vrf, prefix: format!("{a}/{len}"), nexthop: 1 + (r as u32 >> 31) }));
+        out.push((
+            String::new(),
+            Change::RouteAdd {
+                vrf,
+                prefix: format!("{a}/{len}"),
+                nexthop: 1 + (r as u32 >> 31),
+            },
+        ));
     }
     out
 }
@@ -88,7 +102,14 @@ fn v6_routes(n: usize, rng: &mut Rng) -> Vec<(String, Change)> {
             let r = rng.next();
             let vrf = (r % u64::from(VRFS)) as u32;
             let a = std::net::Ipv6Addr::from(0x2001_0db8u128 << 96 | u128::from(rng.next()) << 32);
-            (String::new(), Change::RouteAdd { vrf, prefix: format!("{a}/{}", if r & 1 == 0 { 128 } else { 64 }), nexthop: 1 })
+            (
+                String::new(),
+                Change::RouteAdd {
+                    vrf,
+                    prefix: format!("{a}/{}", if r & 1 == 0 { 128 } else { 64 }),
+                    nexthop: 1,
+                },
+            )
         })
         .collect()
 }
@@ -99,7 +120,10 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let n4: usize = std::env::var("VROUTER_BENCH_ROUTES").ok().and_then(|s| s.parse().ok()).unwrap_or(1_000_000);
+    let n4: usize = std::env::var("VROUTER_BENCH_ROUTES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
     let n6 = n4 / 10;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     println!("control-plane bench: {n4} IPv4 + {n6} IPv6 routes over {VRFS} VRFs");
@@ -112,14 +136,29 @@ fn main() {
     let m = base.apply_batch(&routes4).unwrap();
     let m = m.apply_batch(&routes6).unwrap();
     let dt = t0.elapsed().as_secs_f64();
-    println!("  batch apply (config load path): {:.2} M routes/s ({} routes in {:.3} s)", (n4 + n6) as f64 / dt / 1e6, n4 + n6, dt);
+    println!(
+        "  batch apply (config load path): {:.2} M routes/s ({} routes in {:.3} s)",
+        (n4 + n6) as f64 / dt / 1e6,
+        n4 + n6,
+        dt
+    );
 
     // 2. The API path: JSON request text → parse → apply, in batches of 100k.
-    let batch: Vec<Change> = v4_routes(100_000.min(n4), &mut rng).into_iter().map(|(_, c)| c).collect();
-    let line = serde_json::to_string(&proto::Request { v: 1, id: 1, op: Op::Batch { changes: batch } }).unwrap();
+    let batch: Vec<Change> = v4_routes(100_000.min(n4), &mut rng)
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
+    let line = serde_json::to_string(&proto::Request {
+        v: 1,
+        id: 1,
+        op: Op::Batch { changes: batch },
+    })
+    .unwrap();
     let t0 = Instant::now();
     let req = proto::parse_request(&line).unwrap();
-    let Op::Batch { changes } = req.op else { unreachable!() };
+    let Op::Batch { changes } = req.op else {
+        unreachable!()
+    };
     let labelled: Vec<(String, Change)> = changes.into_iter().map(|c| (String::new(), c)).collect();
     let parsed = t0.elapsed().as_secs_f64();
     let m2 = m.apply_batch(&labelled).unwrap();
@@ -167,7 +206,11 @@ fn main() {
     for i in 0..300u32 {
         let change = [(
             String::new(),
-            Change::RouteAdd { vrf: i % VRFS, prefix: format!("198.51.100.{}/32", i % 250), nexthop: 1 },
+            Change::RouteAdd {
+                vrf: i % VRFS,
+                prefix: format!("198.51.100.{}/32", i % 250),
+                nexthop: 1,
+            },
         )];
         let t0 = Instant::now();
         model = model.apply_batch(&change).unwrap();
@@ -188,7 +231,16 @@ fn main() {
     // 4. Lookup cost: 10 routes in one VRF vs the big table, random destinations.
     let mut small = base_model();
     let ten: Vec<(String, Change)> = (0..10)
-        .map(|i| (String::new(), Change::RouteAdd { vrf: 0, prefix: format!("10.0.{i}.0/24"), nexthop: 1 }))
+        .map(|i| {
+            (
+                String::new(),
+                Change::RouteAdd {
+                    vrf: 0,
+                    prefix: format!("10.0.{i}.0/24"),
+                    nexthop: 1,
+                },
+            )
+        })
         .collect();
     small = small.apply_batch(&ten).unwrap();
     let probe = |tables: &vrouter::tables::Tables, vrfs: u32| {

@@ -38,6 +38,8 @@ pub struct Model {
     /// Port slots freed by the batch being applied: not reused before the next batch, so the
     /// router can tell a removed vif from a new one in the same slot.
     pub retired_ports: Vec<PortIdx>,
+    /// Paths no vhost-user vif may take (the API socket).
+    pub reserved_paths: Vec<String>,
 }
 
 /// A vif as configured.
@@ -99,6 +101,7 @@ impl Model {
             vrf_vifs: vec![0; MAX_VRFS],
             default_ip6,
             retired_ports: Vec::new(),
+            reserved_paths: Vec::new(),
         }
     }
 
@@ -594,10 +597,31 @@ impl Model {
         let dev = match (vhost_socket, dev) {
             (Some(_), Some(_)) => return Err(bad("dev", "give vhost_socket or dev, not both")),
             (None, None) => return Err(bad("vhost_socket", "a vif needs vhost_socket or dev")),
-            (Some(s), None) => VifDev::Vhost {
-                socket: s.clone(),
-                client: vhost_client,
-            },
+            (Some(s), None) => {
+                if self.reserved_paths.iter().any(|r| r == s) {
+                    return Err(bad(
+                        "vhost_socket",
+                        format!("{s:?} is the router's API socket"),
+                    ));
+                }
+                let owner = self.vif_info.iter().enumerate().find_map(|(i, v)| match v {
+                    Some(VifInfo {
+                        dev: VifDev::Vhost { socket, .. },
+                        ..
+                    }) if socket == s => Some(self.tables.ports[i].name.clone()),
+                    _ => None,
+                });
+                if let Some(o) = owner {
+                    return Err(bad(
+                        "vhost_socket",
+                        format!("{s:?} is already used by vif {o:?}"),
+                    ));
+                }
+                VifDev::Vhost {
+                    socket: s.clone(),
+                    client: vhost_client,
+                }
+            }
             (None, Some(d)) => VifDev::Dev(d.clone()),
         };
         let vrf16 = self.check_vrf(vrf, "vrf")?;
@@ -617,7 +641,21 @@ impl Model {
                 IpAddr::V4(x) => vm_ipv4.push(x),
                 IpAddr::V6(x) => vm_ipv6.push(x),
             }
-            addrs.push((addr, if addr.is_ipv4() { 32 } else { 128 }));
+            let len = if addr.is_ipv4() { 32 } else { 128 };
+            let existing = self.tables.vrf(vrf16).and_then(|v| match addr {
+                IpAddr::V4(a) => v.fib4.get(u32::from(a), len),
+                IpAddr::V6(a) => v.fib6.get(u128::from(a), len),
+            });
+            if let Some(Nexthop::Interface { port, .. }) =
+                existing.and_then(|nh| self.tables.nexthop(nh))
+            {
+                let other = self.tables.ports[usize::from(*port)].name.clone();
+                return Err(bad(
+                    format!("ip[{j}]"),
+                    format!("{addr} already belongs to vif {other:?}"),
+                ));
+            }
+            addrs.push((addr, len));
         }
         // A free slot, or a new one.
         let ports = &mut self.tables.ports;
@@ -885,6 +923,20 @@ ip = ["198.51.100.2"]
             .contains("still has vifs"));
         let e = batch(&m, r#"[{"op":"vif_set","name":"vm3","mtu":100}]"#).unwrap_err();
         assert_eq!(e.field, "changes[0].mtu");
+        // Another vif's address, or a vhost socket already taken (or the API's), is refused.
+        let e = batch(&m, r#"[{"op":"vif_add","name":"vm4","dev":"w","vrf":1,"mac":"02:00:00:00:01:05","ip":["198.51.100.2"]}]"#)
+            .unwrap_err();
+        assert_eq!(e.field, "changes[0].ip[0]");
+        assert!(e.message.contains("vm1"), "{e}");
+        let m = batch(&m, r#"[{"op":"vif_add","name":"v1","vhost_socket":"/tmp/a.sock","vrf":1,"mac":"02:00:00:00:01:06"}]"#).unwrap();
+        let e = batch(&m, r#"[{"op":"vif_add","name":"v2","vhost_socket":"/tmp/a.sock","vrf":1,"mac":"02:00:00:00:01:07"}]"#)
+            .unwrap_err();
+        assert_eq!(e.field, "changes[0].vhost_socket");
+        let mut r = m.clone();
+        r.reserved_paths.push("/run/x.sock".into());
+        let e = batch(&r, r#"[{"op":"vif_add","name":"v3","vhost_socket":"/run/x.sock","vrf":1,"mac":"02:00:00:00:01:08"}]"#)
+            .unwrap_err();
+        assert!(e.message.contains("API socket"), "{e}");
     }
 
     #[test]

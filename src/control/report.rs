@@ -111,9 +111,12 @@ impl Report {
 
     /// JSON as documented in docs/CONFIG.md.
     pub fn to_json(&self) -> Value {
+        // Slots of removed vifs (no name) are not shown; per-core columns follow `ports`.
+        let shown: Vec<bool> = self.ports.iter().map(|p| !p.name.is_empty()).collect();
         let ports: Vec<Value> = self
             .ports
             .iter()
+            .filter(|p| !p.name.is_empty())
             .map(|p| {
                 json!({
                     "name": p.name, "rx_packets": p.rx_packets, "rx_bytes": p.rx_bytes,
@@ -141,8 +144,8 @@ impl Report {
             .map(|(w, (ports, drops))| {
                 json!({
                     "worker": w,
-                    "rx_packets": ports.iter().map(|p| p.0).collect::<Vec<_>>(),
-                    "tx_packets": ports.iter().map(|p| p.1).collect::<Vec<_>>(),
+                    "rx_packets": ports.iter().zip(&shown).filter(|x| *x.1).map(|(p, _)| p.0).collect::<Vec<_>>(),
+                    "tx_packets": ports.iter().zip(&shown).filter(|x| *x.1).map(|(p, _)| p.1).collect::<Vec<_>>(),
                     "drops": drops,
                 })
             })
@@ -155,6 +158,7 @@ impl Report {
             "mempool": {
                 "in_use_at_start": self.mempool.in_use_at_start,
                 "in_use_at_exit": self.mempool.in_use_now,
+                "in_use_now": self.mempool.in_use_now,
                 "capacity": self.mempool.capacity,
             },
         })
@@ -175,7 +179,7 @@ impl Report {
             "hw_missed",
             "hw_errors"
         );
-        for p in &self.ports {
+        for p in self.ports.iter().filter(|p| !p.name.is_empty()) {
             let _ = writeln!(
                 s,
                 "{:<12} {:>12} {:>14} {:>12} {:>14} {:>10} {:>10} {:>10}",
@@ -188,6 +192,15 @@ impl Report {
                 p.hw.imissed,
                 p.hw.ierrors + p.hw.oerrors
             );
+        }
+        for (w, (ports, drops)) in self.per_core.iter().enumerate() {
+            let cols: Vec<String> = ports
+                .iter()
+                .zip(&self.ports)
+                .filter(|(_, p)| !p.name.is_empty())
+                .map(|((rx, tx), p)| format!("{} rx={rx} tx={tx}", p.name))
+                .collect();
+            let _ = writeln!(s, "worker {w}: {}  drops={drops}", cols.join("  "));
         }
         let nz: Vec<String> = self
             .drops

@@ -130,7 +130,11 @@ pub fn run(opts: &Options) -> Result<()> {
     // The configuration goes through the same batch code as the API; its vifs' ports are
     // opened before any worker runs, so no packet meets a half-built router.
     let mut vhost_seq = 0;
-    let mut model = Model::new(base).apply_batch(&config.changes())?;
+    let mut start = Model::new(base);
+    start
+        .reserved_paths
+        .push(opts.api_socket.display().to_string());
+    let mut model = start.apply_batch(&config.changes())?;
     let mut ports: Vec<Option<Port>> = vec![Some(fabric)];
     let mut vdev_names: Vec<Option<String>> = vec![None];
     for i in 1..model.tables.ports.len() {
@@ -466,7 +470,9 @@ impl Router {
             Some(m) => m,
             None => self.model.tables.ports[0].mtu,
         };
-        let next = Model::new(base).apply_batch(&new.changes())?;
+        let mut start = Model::new(base);
+        start.reserved_paths = self.model.reserved_paths.clone();
+        let next = start.apply_batch(&new.changes())?;
         next.tables
             .neighbors
             .inherit_learned(&self.model.tables.neighbors);
@@ -678,9 +684,41 @@ impl Router {
     }
 
     fn apply_api(&mut self, changes: &[(String, Change)]) -> Response {
+        let t0 = Instant::now();
+        let vifs_before: Vec<String> = self.model.vif_index.keys().cloned().collect();
         match self.commit_changes(changes) {
-            Ok(us) => Response::ok(0, json!({"applied": changes.len(), "publish_us": us})),
-            Err(e) => Response::err(0, e.field, e.message),
+            Ok(us) => {
+                let total = t0.elapsed().as_micros();
+                for name in self
+                    .model
+                    .vif_index
+                    .keys()
+                    .filter(|n| !vifs_before.contains(n))
+                {
+                    log::info!("API: vif {name} added");
+                }
+                for name in vifs_before
+                    .iter()
+                    .filter(|n| !self.model.vif_index.contains_key(*n))
+                {
+                    log::info!("API: vif {name} removed");
+                }
+                log::debug!(
+                    "API: {} change(s) applied in {total} µs (publish {us} µs)",
+                    changes.len()
+                );
+                Response::ok(
+                    0,
+                    json!({"applied": changes.len(), "apply_us": total, "publish_us": us}),
+                )
+            }
+            Err(e) => {
+                log::warn!(
+                    "API: batch of {} change(s) refused, nothing changed: {e}",
+                    changes.len()
+                );
+                Response::err(0, e.field, e.message)
+            }
         }
     }
 
