@@ -432,6 +432,40 @@ impl Model {
                     return Err(bad("prefix", format!("no route {prefix} in VRF {vrf}")));
                 }
             }
+            Change::RouteAddBulk {
+                vrf,
+                nexthop,
+                prefixes,
+            } => {
+                self.check_vrf(*vrf, "vrf")?;
+                let nh = self.nh(*nexthop, "nexthop")?;
+                for (i, prefix) in prefixes.iter().enumerate() {
+                    let (addr, len) = parse_prefix(prefix).ok_or_else(|| {
+                        bad(
+                            format!("prefixes[{i}]"),
+                            format!("{prefix:?} is not an IP prefix"),
+                        )
+                    })?;
+                    self.route_insert(*vrf, addr, len, nh, "vrf")?;
+                }
+            }
+            Change::RouteDelBulk { vrf, prefixes } => {
+                self.check_vrf(*vrf, "vrf")?;
+                for (i, prefix) in prefixes.iter().enumerate() {
+                    let (addr, len) = parse_prefix(prefix).ok_or_else(|| {
+                        bad(
+                            format!("prefixes[{i}]"),
+                            format!("{prefix:?} is not an IP prefix"),
+                        )
+                    })?;
+                    if self.route_remove(*vrf, addr, len, "vrf")?.is_none() {
+                        return Err(bad(
+                            format!("prefixes[{i}]"),
+                            format!("no route {prefix} in VRF {vrf}"),
+                        ));
+                    }
+                }
+            }
             Change::MplsAdd { label, nexthop } => {
                 check_label(*label, "label")?;
                 let nh = self.nh(*nexthop, "nexthop")?;
@@ -937,6 +971,25 @@ ip = ["198.51.100.2"]
         let e = batch(&r, r#"[{"op":"vif_add","name":"v3","vhost_socket":"/run/x.sock","vrf":1,"mac":"02:00:00:00:01:08"}]"#)
             .unwrap_err();
         assert!(e.message.contains("API socket"), "{e}");
+    }
+
+    #[test]
+    fn bulk_routes_all_or_nothing() {
+        let m = batch(&model(), r#"[{"op":"nh_add","id":1,"type":"discard"}]"#).unwrap();
+        let e = batch(&m, r#"[{"op":"route_add_bulk","vrf":1,"nexthop":1,"prefixes":["10.0.0.0/8","10.1.0.0/33"]}]"#)
+            .unwrap_err();
+        assert_eq!(e.field, "changes[0].prefixes[1]");
+        let m = batch(&m, r#"[{"op":"route_add_bulk","vrf":1,"nexthop":1,"prefixes":["10.0.0.0/8","2001:db8::/32"]}]"#)
+            .unwrap();
+        assert!(lookup(&m, 1, [10, 2, 3, 4]).is_some());
+        assert_eq!(m.nh_refs[m.nh_index[&1] as usize], 2);
+        let m = batch(
+            &m,
+            r#"[{"op":"route_del_bulk","vrf":1,"prefixes":["10.0.0.0/8","2001:db8::/32"]}]"#,
+        )
+        .unwrap();
+        assert!(lookup(&m, 1, [10, 2, 3, 4]).is_none());
+        assert_eq!(m.nh_refs[m.nh_index[&1] as usize], 0);
     }
 
     #[test]
