@@ -1321,3 +1321,38 @@ proptest! {
         prop_assert_eq!(tcp.calc_checksum_ipv4(&h, data).unwrap(), tcp.checksum);
     }
 }
+
+#[test]
+fn ecmp_spreads_flows_and_keeps_each_on_one_member() {
+    let cfg = format!(
+        "{CONFIG}\n[[nexthop]]\nid = 40\ntype = \"ecmp\"\nmembers = [10, 20]\n[[route]]\nvrf = 1\nprefix = \"198.51.100.60/32\"\nnexthop = 40\n"
+    );
+    let mut r = Rig::new();
+    r.t = Config::from_toml(&cfg)
+        .unwrap()
+        .build_tables([9; 6])
+        .unwrap();
+    let mut per_member = [0u32; 2];
+    for sport in 0..64u16 {
+        let frame = vm_udp(VM, [198, 51, 100, 60], 64, 3000 + sport, b"ecmp");
+        let (v, p) = r.run(1, &frame);
+        assert_eq!(v, Verdict::Tx(0));
+        let dport = u16::from_be_bytes([p.data()[36], p.data()[37]]);
+        let member = match dport {
+            4789 => 0,
+            6635 => 1,
+            other => panic!("unexpected encapsulation, UDP port {other}"),
+        };
+        per_member[member] += 1;
+        let (_, again) = r.run(1, &frame);
+        assert_eq!(
+            &again.data()[34..38],
+            &p.data()[34..38],
+            "a flow stays on its member"
+        );
+    }
+    assert!(
+        per_member[0] >= 16 && per_member[1] >= 16,
+        "64 flows over 2 members: {per_member:?}"
+    );
+}

@@ -941,36 +941,13 @@ fn route_v4<P: Packet>(
     let total = ip.total_len();
     let ttl = ip.ttl();
     let df = ip.dont_frag();
-    let nh_idx = match label_nh {
-        Some(nh) => nh,
-        None => match t
-            .vrf(vrf_id)
-            .and_then(|v| v.fib4.lookup(u32::from(ip.dst_addr())))
-        {
-            Some(nh) => nh,
-            None => {
-                if ing.port != FABRIC && ing.port != GENERATED {
-                    let addr = std::net::IpAddr::V4(ip.dst_addr());
-                    cx.core.miss(Miss {
-                        no_route: true,
-                        vrf: vrf_id,
-                        port: ing.port,
-                        addr,
-                    });
-                }
-                return Drop(R::NoRoute);
-            }
-        },
-    };
-    let Some(nh) = t.nexthop(nh_idx) else {
-        return Drop(R::NoRoute);
-    };
-    let nh = match nh {
-        Nexthop::Ecmp(members) => match ecmp_member(t, members, flow_hash_v4(&d[ETH..])) {
-            Some(m) => m,
-            None => return Drop(R::NoRoute),
-        },
-        other => other,
+    let dst = ip.dst_addr();
+    let found = label_nh.or_else(|| t.vrf(vrf_id)?.fib4.lookup(u32::from(dst)));
+    let nh = match resolve(cx, vrf_id, found, ing, dst.into(), || {
+        flow_hash_v4(&d[ETH..])
+    }) {
+        Ok(nh) => nh,
+        Err(v) => return v,
     };
     // Drop Ethernet padding: lengths below come from the IP header.
     p.set_len(ETH + usize::from(total));
@@ -1127,36 +1104,13 @@ fn route_v6<P: Packet>(
     };
     let total = ipv6::HEADER_LEN + usize::from(ip.payload_len());
     let hop = ip.hop_limit();
-    let nh_idx = match label_nh {
-        Some(nh) => nh,
-        None => match t
-            .vrf(vrf_id)
-            .and_then(|v| v.fib6.lookup(u128::from(ip.dst_addr())))
-        {
-            Some(nh) => nh,
-            None => {
-                if ing.port != FABRIC && ing.port != GENERATED {
-                    let addr = std::net::IpAddr::V6(ip.dst_addr());
-                    cx.core.miss(Miss {
-                        no_route: true,
-                        vrf: vrf_id,
-                        port: ing.port,
-                        addr,
-                    });
-                }
-                return Drop(R::NoRoute);
-            }
-        },
-    };
-    let Some(nh) = t.nexthop(nh_idx) else {
-        return Drop(R::NoRoute);
-    };
-    let nh = match nh {
-        Nexthop::Ecmp(members) => match ecmp_member(t, members, flow_hash_v6(&d[ETH..])) {
-            Some(m) => m,
-            None => return Drop(R::NoRoute),
-        },
-        other => other,
+    let dst = ip.dst_addr();
+    let found = label_nh.or_else(|| t.vrf(vrf_id)?.fib6.lookup(u128::from(dst)));
+    let nh = match resolve(cx, vrf_id, found, ing, dst.into(), || {
+        flow_hash_v6(&d[ETH..])
+    }) {
+        Ok(nh) => nh,
+        Err(v) => return v,
     };
     p.set_len(ETH + total);
     match nh {
@@ -1266,6 +1220,37 @@ fn route_v6<P: Packet>(
                 },
             )
         }
+    }
+}
+
+/// The nexthop a packet goes to, given what the label or the FIB found: a miss on a packet
+/// from a vif is notified (rate-limited), and an ECMP group resolves to one member by the
+/// flow's hash.
+#[inline]
+fn resolve<'t, P>(
+    cx: &mut Cx<'t, P>,
+    vrf: u16,
+    found: Option<NhIdx>,
+    ing: Ingress,
+    dst: std::net::IpAddr,
+    hash: impl FnOnce() -> u32,
+) -> Result<&'t Nexthop, Verdict> {
+    let t = cx.t;
+    let Some(idx) = found else {
+        if ing.port != FABRIC && ing.port != GENERATED {
+            cx.core.miss(Miss {
+                no_route: true,
+                vrf,
+                port: ing.port,
+                addr: dst,
+            });
+        }
+        return Err(Drop(R::NoRoute));
+    };
+    match t.nexthop(idx) {
+        Some(Nexthop::Ecmp(members)) => ecmp_member(t, members, hash()).ok_or(Drop(R::NoRoute)),
+        Some(nh) => Ok(nh),
+        None => Err(Drop(R::NoRoute)),
     }
 }
 
