@@ -72,6 +72,17 @@ kill -USR1 "$ROUTER_PID"
 sleep 0.5
 tail -n +"$((lines + 1))" "$ROUTER_LOG"
 
+banner "the operator's view: vrouterctl (API on /run/vrouter/vrouter.sock)"
+CTL=$(dirname "$BIN")/vrouterctl
+if [[ -x $CTL ]]; then
+    run "$CTL" vif --list
+    run "$CTL" rt --dump 1
+    run "$CTL" nh --list
+    run "$CTL" dropstats
+else
+    log "no vrouterctl next to $BIN"
+fi
+
 banner "stop the router (SIGTERM): stats JSON"
 router_stop 15 || log "router exit status $?"
 if [[ -f $E2E_DIR/stats.json ]]; then
