@@ -993,7 +993,8 @@ fn route_v4<P: Packet>(
             if ing.port != GENERATED {
                 ipv4::Packet::new_unchecked(&mut d[ETH..]).decrement_ttl();
             }
-            if ing.tunnel_limit != 0 {
+            // Only TCP carries an MSS (and the clamp re-validates headers: skip the rest).
+            if ing.tunnel_limit != 0 && d[ETH + 9] == ipv4::PROTO_TCP {
                 if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 40) {
                     if mss::clamp_mss_v4(&mut d[ETH..], m) {
                         cx.core.stats.event(Event::MssClamped);
@@ -1049,7 +1050,8 @@ fn route_v4<P: Packet>(
                 ip.decrement_ttl();
             }
             let tos = ip.tos();
-            if let Some(m) = mss_limit(t, ing.port, limit, 40) {
+            let tcp = d[ETH + 9] == ipv4::PROTO_TCP;
+            if let Some(m) = mss_limit(t, ing.port, limit, 40).filter(|_| tcp) {
                 if mss::clamp_mss_v4(&mut d[ETH..], m) {
                     cx.core.stats.event(Event::MssClamped);
                 }
@@ -1152,7 +1154,7 @@ fn route_v6<P: Packet>(
             if ing.port != GENERATED {
                 ipv6::Packet::new_unchecked(&mut d[ETH..]).set_hop_limit(hop - 1);
             }
-            if ing.tunnel_limit != 0 {
+            if ing.tunnel_limit != 0 && d[ETH + 6] == ipv4::PROTO_TCP {
                 if let Some(m) = mss_limit(t, *port, ing.tunnel_limit, 60) {
                     if mss::clamp_mss_v6(&mut d[ETH..], m) {
                         cx.core.stats.event(Event::MssClamped);
@@ -1200,7 +1202,8 @@ fn route_v6<P: Packet>(
             let hop = if ing.port == GENERATED { hop } else { hop - 1 };
             ip.set_hop_limit(hop);
             let tos = ip.traffic_class();
-            if let Some(m) = mss_limit(t, ing.port, limit, 60) {
+            let tcp = d[ETH + 6] == ipv4::PROTO_TCP;
+            if let Some(m) = mss_limit(t, ing.port, limit, 60).filter(|_| tcp) {
                 if mss::clamp_mss_v6(&mut d[ETH..], m) {
                     cx.core.stats.event(Event::MssClamped);
                 }

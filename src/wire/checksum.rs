@@ -14,8 +14,15 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 /// partial sums in a `u32` without overflow.
 pub fn sum(data: &[u8]) -> u32 {
     // A u64 accumulator cannot overflow: even 2^32 words of 0xFFFF fit. Folding happens once.
+    // Summing big-endian 32-bit words gives the same folded result as 16-bit ones (2^16 is
+    // 1 modulo 0xFFFF), in half the steps; eight bytes a step, as two such words.
     let mut acc: u64 = 0;
-    let mut words = data.chunks_exact(2);
+    let mut quads = data.chunks_exact(8);
+    for q in &mut quads {
+        acc += u64::from(u32::from_be_bytes([q[0], q[1], q[2], q[3]]));
+        acc += u64::from(u32::from_be_bytes([q[4], q[5], q[6], q[7]]));
+    }
+    let mut words = quads.remainder().chunks_exact(2);
     for w in &mut words {
         acc += u64::from(u16::from_be_bytes([w[0], w[1]]));
     }
