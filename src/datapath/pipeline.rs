@@ -686,23 +686,11 @@ fn fabric_frag_needed<P: Packet>(
         return Drop(R::IcmpFromFabric);
     }
     p.data_mut()[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-    cx.core.stats.count_drop(R::IcmpFromFabric);
-    cx.core.stats.event(Event::IcmpRelayed);
-    icmp_error_v4(
-        cx,
-        vrf,
-        p,
-        Ingress {
-            port: FABRIC,
-            tunnel_limit: 0,
-        },
-        0,
-        R::IcmpFromFabric,
-        icmpv4::TYPE_DEST_UNREACHABLE,
-        icmpv4::CODE_FRAG_NEEDED,
-        u32::from(inner_mtu),
-        true,
-    )
+    let ing = Ingress {
+        port: FABRIC,
+        tunnel_limit: 0,
+    };
+    icmp_error(cx, vrf, p, ing, 0, IcmpError::Relayed(inner_mtu))
 }
 
 /// The VRF behind an MPLS label we pushed (the remote's label, not one of ours).
@@ -960,33 +948,11 @@ fn route_v4<P: Packet>(
                 return Drop(R::NoRoute);
             };
             if ttl <= 1 {
-                return icmp_error_v4(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::TtlExpired,
-                    icmpv4::TYPE_TIME_EXCEEDED,
-                    0,
-                    0,
-                    false,
-                );
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TimeExceeded);
             }
             if total > out.mtu && df {
-                let mtu = u32::from(out.mtu);
-                return icmp_error_v4(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::FragNeeded,
-                    icmpv4::TYPE_DEST_UNREACHABLE,
-                    icmpv4::CODE_FRAG_NEEDED,
-                    mtu,
-                    false,
-                );
+                let mtu = out.mtu;
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TooBig(mtu));
             }
             let d = p.data_mut();
             // Packets the router made itself leave with their TTL as made (64).
@@ -1010,35 +976,13 @@ fn route_v4<P: Packet>(
         }
         Nexthop::Tunnel(tun) => {
             if ttl <= 1 {
-                return icmp_error_v4(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::TtlExpired,
-                    icmpv4::TYPE_TIME_EXCEEDED,
-                    0,
-                    0,
-                    false,
-                );
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TimeExceeded);
             }
             let path = path_mtu(cx, tun);
             let limit = inner_limit(tun.encap, path);
             if total > limit && df {
-                let mtu = u32::from(limit);
-                return icmp_error_v4(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::FragNeeded,
-                    icmpv4::TYPE_DEST_UNREACHABLE,
-                    icmpv4::CODE_FRAG_NEEDED,
-                    mtu,
-                    false,
-                );
+                let mtu = limit;
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TooBig(mtu));
             }
             let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
                 return arp_miss(cx, p, tun.neighbor, vrf_id, ing.port);
@@ -1124,31 +1068,11 @@ fn route_v6<P: Packet>(
                 return Drop(R::NoRoute);
             };
             if hop <= 1 {
-                return icmp_error_v6(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::TtlExpired,
-                    icmpv6::TYPE_TIME_EXCEEDED,
-                    0,
-                    0,
-                );
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TimeExceeded);
             }
             if total > usize::from(out.mtu) {
-                let mtu = u32::from(out.mtu);
-                return icmp_error_v6(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::FragNeeded,
-                    icmpv6::TYPE_PACKET_TOO_BIG,
-                    0,
-                    mtu,
-                );
+                let mtu = out.mtu;
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TooBig(mtu));
             }
             let d = p.data_mut();
             if ing.port != GENERATED {
@@ -1167,32 +1091,12 @@ fn route_v6<P: Packet>(
         }
         Nexthop::Tunnel(tun) => {
             if hop <= 1 {
-                return icmp_error_v6(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::TtlExpired,
-                    icmpv6::TYPE_TIME_EXCEEDED,
-                    0,
-                    0,
-                );
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TimeExceeded);
             }
             let limit = inner_limit(tun.encap, path_mtu(cx, tun));
             if total > usize::from(limit) {
-                let mtu = u32::from(limit);
-                return icmp_error_v6(
-                    cx,
-                    vrf_id,
-                    p,
-                    ing,
-                    depth,
-                    R::FragNeeded,
-                    icmpv6::TYPE_PACKET_TOO_BIG,
-                    0,
-                    mtu,
-                );
+                let mtu = limit;
+                return icmp_error(cx, vrf_id, p, ing, depth, IcmpError::TooBig(mtu));
             }
             let Some(nmac) = t.neighbors.mac(tun.neighbor) else {
                 return arp_miss(cx, p, tun.neighbor, vrf_id, ing.port);
@@ -1296,78 +1200,41 @@ fn receive_v4<P: Packet>(cx: &mut Cx<'_, P>, vrf: u16, p: &mut P, depth: u8) -> 
     route_frame(cx, vrf, p, None, FROM_ROUTER, depth + 1)
 }
 
-/// Answers the IPv4 packet `p` with an ICMP error (rate-limited per ingress port), routed
-/// back to its source; the packet itself counts as a drop under `reason`. `relayed` marks an
-/// error the router forwards on behalf of the fabric (already counted).
-#[cold]
-#[allow(clippy::too_many_arguments)]
-fn icmp_error_v4<P: Packet>(
-    cx: &mut Cx<'_, P>,
-    vrf_id: u16,
-    p: &mut P,
-    ing: Ingress,
-    depth: u8,
-    reason: DropReason,
-    msg_type: u8,
-    code: u8,
-    rest: u32,
-    relayed: bool,
-) -> Verdict {
-    if depth > 0 || ing.port == GENERATED {
-        return Drop(reason);
-    }
-    if !cx.core.icmp_allow(ing.port, cx.t.icmp_rate) {
-        cx.core.stats.event(Event::IcmpRateLimited);
-        return if relayed {
-            Drop(R::IcmpFromFabric)
-        } else {
-            Drop(reason)
-        };
-    }
-    let Some(vrf) = cx.t.vrf(vrf_id) else {
-        return Drop(reason);
-    };
-    let orig_len = p.len() - ETH;
-    let err_len = icmp::icmpv4_error_len(orig_len);
-    if !p.set_len(ETH + orig_len.max(err_len)) {
-        return Drop(reason);
-    }
-    let n = icmp::icmpv4_error_in_place(
-        &mut p.data_mut()[ETH..],
-        orig_len,
-        vrf.router_ip,
-        msg_type,
-        code,
-        rest,
-    );
-    if n == 0 || !p.set_len(ETH + n) {
-        return Drop(reason);
-    }
-    p.data_mut()[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-    if !relayed {
-        cx.core.stats.count_drop(reason);
-    }
-    cx.core.stats.event(Event::IcmpErrorSent);
-    if msg_type == icmpv4::TYPE_DEST_UNREACHABLE && !relayed {
-        cx.core.stats.event(Event::IcmpFragNeededSent);
-    }
-    route_frame(cx, vrf_id, p, None, FROM_ROUTER, depth + 1)
+/// The ICMP errors the router sends; each says why the packet that caused it was dropped.
+#[derive(Clone, Copy, Debug)]
+enum IcmpError {
+    /// TTL / hop limit expired: ICMP time exceeded (ICMPv6 type 3).
+    TimeExceeded,
+    /// Too big for the next hop: ICMP frag-needed with this MTU (ICMPv6 packet too big).
+    TooBig(u16),
+    /// A frag-needed from the fabric about one of our tunnel packets, passed on to the inner
+    /// sender (IPv4) with this MTU.
+    Relayed(u16),
 }
 
-/// The ICMPv6 counterpart of [`icmp_error_v4`] (time exceeded, packet too big).
+impl IcmpError {
+    fn reason(self) -> DropReason {
+        match self {
+            IcmpError::TimeExceeded => R::TtlExpired,
+            IcmpError::TooBig(_) => R::FragNeeded,
+            IcmpError::Relayed(_) => R::IcmpFromFabric,
+        }
+    }
+}
+
+/// Answers the packet `p` (IPv4 or IPv6, by its EtherType) with an ICMP/ICMPv6 error,
+/// rate-limited per ingress port and routed back to its source. The packet itself counts as a
+/// drop under the error's reason, whether or not the answer could be sent.
 #[cold]
-#[allow(clippy::too_many_arguments)]
-fn icmp_error_v6<P: Packet>(
+fn icmp_error<P: Packet>(
     cx: &mut Cx<'_, P>,
     vrf_id: u16,
     p: &mut P,
     ing: Ingress,
     depth: u8,
-    reason: DropReason,
-    msg_type: u8,
-    code: u8,
-    rest: u32,
+    kind: IcmpError,
 ) -> Verdict {
+    let reason = kind.reason();
     if depth > 0 || ing.port == GENERATED {
         return Drop(reason);
     }
@@ -1378,32 +1245,71 @@ fn icmp_error_v6<P: Packet>(
     let Some(vrf) = cx.t.vrf(vrf_id) else {
         return Drop(reason);
     };
+    let v6 = be16(p.data(), 12) == ethernet::ETHERTYPE_IPV6;
     let orig_len = p.len() - ETH;
-    let err_len = icmp::icmpv6_error_len(orig_len);
+    let err_len = if v6 {
+        icmp::icmpv6_error_len(orig_len)
+    } else {
+        icmp::icmpv4_error_len(orig_len)
+    };
     if !p.set_len(ETH + orig_len.max(err_len)) {
         return Drop(reason);
     }
-    let src = vrf.router_ip6;
-    let n = icmp::icmpv6_error_in_place(
-        &mut p.data_mut()[ETH..],
-        orig_len,
-        &src,
-        msg_type,
-        code,
-        rest,
-    );
+    let buf = &mut p.data_mut()[ETH..];
+    let (n, event) = match (v6, kind) {
+        (false, IcmpError::TimeExceeded) => (
+            icmp::icmpv4_error_in_place(
+                buf,
+                orig_len,
+                vrf.router_ip,
+                icmpv4::TYPE_TIME_EXCEEDED,
+                0,
+                0,
+            ),
+            None,
+        ),
+        (false, IcmpError::TooBig(mtu) | IcmpError::Relayed(mtu)) => {
+            let (ty, code) = (icmpv4::TYPE_DEST_UNREACHABLE, icmpv4::CODE_FRAG_NEEDED);
+            let event = match kind {
+                IcmpError::Relayed(_) => Event::IcmpRelayed,
+                _ => Event::IcmpFragNeededSent,
+            };
+            (
+                icmp::icmpv4_error_in_place(buf, orig_len, vrf.router_ip, ty, code, u32::from(mtu)),
+                Some(event),
+            )
+        }
+        (true, IcmpError::TimeExceeded) => (
+            icmp::icmpv6_error_in_place(
+                buf,
+                orig_len,
+                &vrf.router_ip6,
+                icmpv6::TYPE_TIME_EXCEEDED,
+                0,
+                0,
+            ),
+            Some(Event::Icmp6TimeExceededSent),
+        ),
+        (true, IcmpError::TooBig(mtu) | IcmpError::Relayed(mtu)) => (
+            icmp::icmpv6_error_in_place(
+                buf,
+                orig_len,
+                &vrf.router_ip6,
+                icmpv6::TYPE_PACKET_TOO_BIG,
+                0,
+                u32::from(mtu),
+            ),
+            Some(Event::Icmp6PtbSent),
+        ),
+    };
     if n == 0 || !p.set_len(ETH + n) {
         return Drop(reason);
     }
     cx.core.stats.count_drop(reason);
     cx.core.stats.event(Event::IcmpErrorSent);
-    cx.core
-        .stats
-        .event(if msg_type == icmpv6::TYPE_PACKET_TOO_BIG {
-            Event::Icmp6PtbSent
-        } else {
-            Event::Icmp6TimeExceededSent
-        });
+    if let Some(e) = event {
+        cx.core.stats.event(e);
+    }
     route_frame(cx, vrf_id, p, None, FROM_ROUTER, depth + 1)
 }
 
