@@ -375,14 +375,16 @@ impl Config {
     }
 }
 
-fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+/// An error naming `field`.
+pub(crate) fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
     ConfigError {
         field: field.into(),
         message: message.into(),
     }
 }
 
-fn parse_v4(s: &str, field: &str) -> Result<Ipv4Addr, ConfigError> {
+/// Parses an IPv4 address; the error names `field`.
+pub(crate) fn parse_v4(s: &str, field: &str) -> Result<Ipv4Addr, ConfigError> {
     s.parse()
         .map_err(|_| bad(field, format!("{s:?} is not an IPv4 address")))
 }

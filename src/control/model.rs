@@ -6,11 +6,13 @@
 //! goes, and either published whole or dropped whole: a failing batch changes nothing.
 
 use hashbrown::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use super::api::proto::Change;
-use super::config::{parse_mac, parse_prefix, underlay_next_hop, ConfigError, VifDev};
+use super::config::{
+    bad, parse_mac, parse_prefix, parse_v4, underlay_next_hop, ConfigError, VifDev,
+};
 use crate::tables::{
     Encap, MacAddr, Nexthop, NhIdx, Port, PortIdx, PortKind, Tables, Tunnel, Vrf, FABRIC, MAX_VRFS,
 };
@@ -55,18 +57,6 @@ pub struct VifInfo {
 
 /// Ids of automatic nexthops (the vifs' own) are above this.
 pub const AUTO_NH_ID: u32 = 65535;
-
-fn bad(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-fn parse_v4(s: &str, field: &str) -> Result<Ipv4Addr, ConfigError> {
-    s.parse()
-        .map_err(|_| bad(field, format!("{s:?} is not an IPv4 address")))
-}
 
 fn check_label(label: u32, field: &str) -> Result<(), ConfigError> {
     if (16..=0xF_FFFF).contains(&label) {
@@ -818,6 +808,7 @@ impl Model {
 mod tests {
     use super::*;
     use crate::control::config::Config;
+    use std::net::Ipv4Addr;
 
     const BASE: &str = r#"
 [fabric]
