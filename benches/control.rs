@@ -278,7 +278,28 @@ fn main() {
         percentile(&mut lat, 1.0)
     );
 
-    // 4. Lookup cost: 10 routes in one VRF vs the big table, random destinations.
+    // 4. FIB memory at this scale: heap bytes of every VRF's IPv4 and IPv6 FIB.
+    let (mut b4, mut r4) = (0usize, 0usize);
+    let (mut b6, mut r6) = (0usize, 0usize);
+    for v in model.tables.vrfs.iter().flatten() {
+        b4 += v.fib4.heap_bytes() + std::mem::size_of_val(&v.fib4);
+        r4 += v.fib4.len();
+        b6 += v.fib6.heap_bytes() + std::mem::size_of_val(&v.fib6);
+        r6 += v.fib6.len();
+    }
+    println!(
+        "  FIB memory: IPv4 {:.1} B/route ({r4} routes, {:.1} MB), IPv6 {:.1} B/route ({r6} routes, {:.1} MB), together {:.1} B/route",
+        b4 as f64 / r4 as f64,
+        b4 as f64 / 1e6,
+        b6 as f64 / r6 as f64,
+        b6 as f64 / 1e6,
+        (b4 + b6) as f64 / (r4 + r6) as f64
+    );
+
+    // 5. Lookup cost: 10 routes in one VRF vs the big table. Destinations come from a
+    //    1M-entry array read in order (the same for both tables), in bursts of 32 as a worker
+    //    sees them. `random`: uniform random (VRF, address); `hits`: an installed route with
+    //    random host bits (for the small table, one of its 10 /24s).
     let mut small = base_model();
     let ten: Vec<(String, Change)> = (0..10)
         .map(|i| {
@@ -293,28 +314,109 @@ fn main() {
         })
         .collect();
     small = small.apply_batch(&ten).unwrap();
-    let probe = |tables: &vrouter::tables::Tables, vrfs: u32| {
-        let mut x = 0x9876_5432u32;
-        let n = 20_000_000u32;
-        let t0 = Instant::now();
+    // The same 10 routes in each of the 4096 VRFs: separates the cost of many VRFs (a cold
+    // VRF header per lookup) from the cost of many routes.
+    let ten_each: Vec<(String, Change)> = (0..VRFS)
+        .flat_map(|v| {
+            (0..10).map(move |i| {
+                (
+                    String::new(),
+                    Change::RouteAdd {
+                        vrf: v,
+                        prefix: format!("10.0.{i}.0/24"),
+                        nexthop: 1,
+                    },
+                )
+            })
+        })
+        .collect();
+    let many_vrfs = base_model().apply_batch(&ten_each).unwrap();
+    const KEYS: usize = 1 << 20;
+    let mut x = 0x9876_5432u32;
+    let mut xorshift = move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    };
+    let random = |vrfs: u32, next: &mut dyn FnMut() -> u32| -> Vec<(u16, u32)> {
+        (0..KEYS)
+            .map(|_| {
+                let v = next();
+                ((v % vrfs) as u16, next() | 0x0a00_0000)
+            })
+            .collect()
+    };
+    let small_random = random(1, &mut xorshift);
+    let big_random = random(VRFS, &mut xorshift);
+    let small_hits: Vec<(u16, u32)> = (0..KEYS)
+        .map(|_| {
+            let v = xorshift();
+            (0, 0x0a00_0000 | (v % 10) << 8 | (v >> 24))
+        })
+        .collect();
+    let installed: Vec<(u16, u32, u8)> = model
+        .tables
+        .vrfs
+        .iter()
+        .flatten()
+        .flat_map(|v| v.fib4.iter().map(move |(a, l, _)| (v.id, a, l)))
+        .filter(|r| r.2 > 0)
+        .collect();
+    let big_hits: Vec<(u16, u32)> = (0..KEYS)
+        .map(|_| {
+            let (vrf, a, l) = installed[xorshift() as usize % installed.len()];
+            let host = if l == 32 {
+                0
+            } else {
+                xorshift() & (u32::MAX >> l)
+            };
+            (vrf, a | host)
+        })
+        .collect();
+    let run = |tables: &vrouter::tables::Tables, keys: &[(u16, u32)], burst: bool| -> f64 {
+        let mut out = [None; 32];
         let mut hits = 0u32;
-        for _ in 0..n {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            let vrf = (x % vrfs) as u16;
-            if let Some(v) = tables.vrf(vrf) {
-                hits += u32::from(black_box(v.fib4.lookup(x | 0x0a00_0000)).is_some());
+        let rounds = 20;
+        let t0 = Instant::now();
+        for _ in 0..rounds {
+            for chunk in keys.chunks_exact(32) {
+                if burst {
+                    tables.lookup4_burst(chunk, &mut out);
+                } else {
+                    for (o, &(v, a)) in out.iter_mut().zip(chunk) {
+                        *o = tables.vrf(v).and_then(|f| f.fib4.lookup(a));
+                    }
+                }
+                hits += out.iter().filter(|o| o.is_some()).count() as u32;
             }
         }
         black_box(hits);
-        t0.elapsed().as_secs_f64() * 1e9 / f64::from(n)
+        t0.elapsed().as_secs_f64() * 1e9 / (rounds * keys.len()) as f64
     };
-    let ns10 = probe(&small.tables, 1);
-    let ns_big = probe(&model.tables, VRFS);
     println!(
-        "  lookup: {ns10:.1} ns with 10 routes, {ns_big:.1} ns with {} routes over {VRFS} VRFs: {:.0}% of the 10-route throughput",
-        n4 + n6,
-        ns10 / ns_big * 100.0
+        "  lookup (ns/lookup, bursts of 32; {} routes over {VRFS} VRFs vs 10 routes in one VRF):",
+        n4 + n6
     );
+    for (name, small_keys, big_keys) in [
+        ("random", &small_random, &big_random),
+        ("hits", &small_hits, &big_hits),
+    ] {
+        for (how, burst) in [("one at a time", false), ("lookup4_burst", true)] {
+            // Warm up, then measure.
+            run(&small.tables, small_keys, burst);
+            let ns10 = run(&small.tables, small_keys, burst);
+            run(&model.tables, big_keys, burst);
+            let ns_big = run(&model.tables, big_keys, burst);
+            let ns_vrfs = if name == "random" {
+                run(&many_vrfs.tables, big_keys, burst)
+            } else {
+                f64::NAN
+            };
+            println!(
+                "    {name:<6} {how:<14} 10 routes {ns10:5.1} ns, 1M routes {ns_big:5.1} ns: {:3.0}% of the 10-route throughput (10 routes in each VRF: {ns_vrfs:.1} ns)",
+                ns10 / ns_big * 100.0
+            );
+        }
+    }
 }

@@ -193,6 +193,11 @@ impl Model {
         nh: NhIdx,
         field: &str,
     ) -> Result<(), ConfigError> {
+        // Nexthop ids stop at AUTO_NH_ID and automatic ones at one per vif, far below what a
+        // FIB entry holds; checked so that the FIB can never refuse an insert silently.
+        if nh >= crate::tables::fib4::MAX_NH {
+            return Err(bad(field, "the nexthop table is full"));
+        }
         let old = {
             let v = self.vrf_mut(vrf, field)?;
             match addr {

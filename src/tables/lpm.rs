@@ -2,8 +2,8 @@
 //! length present down to the shortest.
 //!
 //! Lookup cost is one hash probe per distinct prefix length in the VRF (typically a handful:
-//! /32 host routes, a subnet or two and a default). It is simple and exact; the multibit trie
-//! that scales to a million routes replaces it behind the same interface.
+//! /128 host routes, a subnet or two and a default). It is the IPv6 FIB, and holds the short
+//! (/1–/23) prefixes of the IPv4 FIB ([`super::fib4`]).
 
 use hashbrown::HashMap;
 
@@ -13,10 +13,10 @@ pub type NhIdx = u32;
 /// A generic LPM over `W`-bit keys held in `K` (u32 for IPv4, u128 for IPv6).
 #[derive(Clone, Debug)]
 pub struct Lpm<K: Key> {
-    /// `by_len[l]` holds the prefixes of length `l`, keyed by the masked address.
-    by_len: Vec<HashMap<K, NhIdx>>,
-    /// Prefix lengths that have at least one entry, longest first.
-    lens: Vec<u8>,
+    /// One map per prefix length present, longest first: the prefixes of that length keyed by
+    /// the masked address. Only lengths in use take memory (an IPv6 VRF with a handful of
+    /// lengths would otherwise carry 129 empty maps).
+    by_len: Vec<(u8, HashMap<K, NhIdx>)>,
 }
 
 /// An address type usable as an LPM key.
@@ -53,10 +53,7 @@ impl Key for u128 {
 
 impl<K: Key> Default for Lpm<K> {
     fn default() -> Self {
-        Lpm {
-            by_len: (0..=K::BITS).map(|_| HashMap::new()).collect(),
-            lens: Vec::new(),
-        }
+        Lpm { by_len: Vec::new() }
     }
 }
 
@@ -67,20 +64,23 @@ impl<K: Key> Lpm<K> {
         if len > K::BITS {
             return None;
         }
-        let old = self.by_len[usize::from(len)].insert(addr.mask(len), nh);
-        if old.is_none() && !self.lens.contains(&len) {
-            self.lens.push(len);
-            self.lens.sort_unstable_by(|a, b| b.cmp(a));
-        }
-        old
+        let i = match self.by_len.binary_search_by(|(l, _)| len.cmp(l)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.by_len.insert(i, (len, HashMap::new()));
+                i
+            }
+        };
+        self.by_len[i].1.insert(addr.mask(len), nh)
     }
 
     /// Removes `addr/len`; returns its nexthop.
     pub fn remove(&mut self, addr: K, len: u8) -> Option<NhIdx> {
-        let map = self.by_len.get_mut(usize::from(len))?;
+        let i = self.by_len.binary_search_by(|(l, _)| len.cmp(l)).ok()?;
+        let map = &mut self.by_len[i].1;
         let old = map.remove(&addr.mask(len));
-        if old.is_some() && map.is_empty() {
-            self.lens.retain(|&l| l != len);
+        if map.is_empty() {
+            self.by_len.remove(i);
         }
         old
     }
@@ -88,8 +88,8 @@ impl<K: Key> Lpm<K> {
     /// The nexthop of the longest prefix that covers `addr`.
     #[inline]
     pub fn lookup(&self, addr: K) -> Option<NhIdx> {
-        for &len in &self.lens {
-            if let Some(&nh) = self.by_len[usize::from(len)].get(&addr.mask(len)) {
+        for (len, map) in &self.by_len {
+            if let Some(&nh) = map.get(&addr.mask(*len)) {
                 return Some(nh);
             }
         }
@@ -98,29 +98,43 @@ impl<K: Key> Lpm<K> {
 
     /// The exact entry `addr/len`, if present.
     pub fn get(&self, addr: K, len: u8) -> Option<NhIdx> {
+        let i = self.by_len.binary_search_by(|(l, _)| len.cmp(l)).ok()?;
+        self.by_len[i].1.get(&addr.mask(len)).copied()
+    }
+
+    /// Number of prefixes of length `len`.
+    pub fn get_len_count(&self, len: u8) -> usize {
         self.by_len
-            .get(usize::from(len))?
-            .get(&addr.mask(len))
-            .copied()
+            .binary_search_by(|(l, _)| len.cmp(l))
+            .map_or(0, |i| self.by_len[i].1.len())
+    }
+
+    /// Heap bytes held, approximately (hash buckets and control bytes, the per-length maps).
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(K, NhIdx)>() + 1;
+        self.by_len.capacity() * std::mem::size_of::<(u8, HashMap<K, NhIdx>)>()
+            + self
+                .by_len
+                .iter()
+                .map(|(_, m)| (m.capacity() * 8 / 7).next_power_of_two() * entry + 16)
+                .sum::<usize>()
     }
 
     /// Number of prefixes.
     pub fn len(&self) -> usize {
-        self.by_len.iter().map(HashMap::len).sum()
+        self.by_len.iter().map(|(_, m)| m.len()).sum()
     }
 
     /// `true` when there is no prefix.
     pub fn is_empty(&self) -> bool {
-        self.lens.is_empty()
+        self.by_len.is_empty()
     }
 
     /// Every `(prefix, len, nh)`, longest prefixes first.
     pub fn iter(&self) -> impl Iterator<Item = (K, u8, NhIdx)> + '_ {
-        self.lens.iter().flat_map(move |&len| {
-            self.by_len[usize::from(len)]
-                .iter()
-                .map(move |(&k, &nh)| (k, len, nh))
-        })
+        self.by_len
+            .iter()
+            .flat_map(|(len, m)| m.iter().map(move |(&k, &nh)| (k, *len, nh)))
     }
 }
 
