@@ -1356,3 +1356,128 @@ fn ecmp_spreads_flows_and_keeps_each_on_one_member() {
         "64 flows over 2 members: {per_member:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// Fast paths: the same outcome as the general pipeline.
+
+/// Frames a fast path may take (and variants it must hand over): from the fabric (port 0) and
+/// from vm1 (port 1).
+fn fast_path_templates() -> Vec<(u16, Vec<u8>)> {
+    let inner = remote_inner(VM, 64, &[0x5a; 40]);
+    let mut tcp_ack = tcp_syn(REMOTE, VM, 1460, false);
+    tcp_ack[47] = 0x10; // ACK instead of SYN
+    let vm_tcp_ack = {
+        let mut f = tcp_syn(VM, REMOTE, 1460, true);
+        f[47] = 0x10;
+        f
+    };
+    vec![
+        (0, vxlan_from_peer(100, 0x08, &inner)),
+        (0, vxlan_from_peer(100, 0x08, &remote_inner(VM2, 64, &[1; 1400]))),
+        (0, vxlan_from_peer(100, 0x08, &remote_inner(VM, 1, b"ttl"))),
+        (0, vxlan_from_peer(100, 0x08, &tcp_syn(REMOTE, VM2, 1460, false))),
+        (0, vxlan_from_peer(100, 0x08, &tcp_ack)),
+        (0, mpls_over(true, 300, 64, &inner[14..])),
+        (0, mpls_over(false, 300, 64, &inner[14..])),
+        (0, mpls_over(true, 300, 1, &inner[14..])),
+        (1, vm_udp(VM, REMOTE, 64, 9, &[7; 30])),
+        (1, vm_udp(VM, [198, 51, 100, 20], 64, 9, &[7; 30])),
+        (1, vm_udp(VM, [198, 51, 100, 21], 64, 9, &[7; 30])),
+        (1, vm_udp(VM, [198, 51, 100, 30], 64, 9, &[7; 30])),
+        (1, vm_udp(VM, [198, 51, 100, 40], 64, 9, &[7; 30])),
+        (1, vm_udp(VM, [198, 51, 100, 99], 64, 9, &[7; 30])),
+        (1, vm_udp(VM, VM2, 64, 9, &[7; 30])),
+        (1, vm_udp(VM, REMOTE, 2, 9, &[7; 30])),
+        (1, tcp_syn(VM, REMOTE, 1460, true)),
+        (1, vm_tcp_ack),
+        (1, ipv4_frame(VM, REMOTE, true, 1480)),
+        (1, ipv4_frame(VM, REMOTE, false, 1480)),
+        (1, ipv4_frame(VM, VM2, true, 1450)),
+    ]
+}
+
+/// One burst through a fresh rig with the fast paths on or off: verdicts, bytes out, extra
+/// packets, and every drop and event counter.
+type BurstOutcome = (Vec<Verdict>, Vec<Vec<u8>>, Vec<(Vec<u8>, Verdict)>, Vec<u64>);
+
+fn run_burst(fast: bool, port: u16, frames: &[Vec<u8>]) -> BurstOutcome {
+    let mut r = Rig::new();
+    r.ctx.fast_path = fast;
+    let mut pkts: Vec<VecPacket> = frames.iter().map(|f| VecPacket::from_bytes(f)).collect();
+    let mut v = vec![Verdict::Drop(DropReason::TxFull); pkts.len()];
+    process_burst(&mut r.ctx, &r.t, port, &mut pkts, &mut v, &mut r.extra);
+    let extra = r
+        .extra
+        .drain()
+        .map(|(p, v)| (p.data().to_vec(), v))
+        .collect();
+    let counters = r
+        .stats
+        .drops
+        .iter()
+        .chain(r.stats.events.iter())
+        .map(|c| c.get())
+        .collect();
+    (v, pkts.iter().map(|p| p.data().to_vec()).collect(), extra, counters)
+}
+
+#[test]
+fn fast_paths_take_the_common_cases() {
+    // Which templates the fast path takes (the others it must leave untouched).
+    let taken = [
+        true, false, false, false, true, true, true, false, // from the fabric
+        true, true, true, false, false, false, true, true, false, true, false, false, false,
+    ];
+    let all = fast_path_templates();
+    assert_eq!(all.len(), taken.len());
+    for ((port, f), want) in all.iter().zip(taken) {
+        let mut r = Rig::new();
+        let mut p = VecPacket::from_bytes(f);
+        let got = vrouter::datapath::pipeline::fast_path_only(&mut r.ctx, &r.t, *port, &mut p);
+        assert_eq!(got.is_some(), want, "port {port}, frame {f:02x?}");
+        if got.is_none() {
+            assert_eq!(p.data(), &f[..], "left untouched");
+        }
+        let a = run_burst(true, *port, std::slice::from_ref(f));
+        let b = run_burst(false, *port, std::slice::from_ref(f));
+        assert_eq!(a, b, "port {port}, frame {f:02x?}");
+        if let Some(v) = got {
+            assert_eq!(v, a.0[0]);
+            assert_eq!(p.data(), &a.1[0][..]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, .. ProptestConfig::default() })]
+    /// Bursts of valid and corrupted frames give the same verdicts, bytes, extra packets and
+    /// counters with the fast paths as without them.
+    #[test]
+    fn fast_paths_match_the_general_pipeline(
+        fabric in any::<bool>(),
+        picks in proptest::collection::vec(
+            (0usize..64, proptest::collection::vec((0usize..110, any::<u8>()), 0..3), proptest::option::of(0usize..120)),
+            1..8)) {
+        let all = fast_path_templates();
+        let port = if fabric { 0 } else { 1 };
+        let mine: Vec<&Vec<u8>> = all.iter().filter(|(p, _)| *p == port).map(|(_, f)| f).collect();
+        let frames: Vec<Vec<u8>> = picks
+            .iter()
+            .map(|(i, flips, trunc)| {
+                let mut f = mine[i % mine.len()].clone();
+                for &(at, b) in flips {
+                    if let Some(x) = f.get_mut(at) {
+                        *x = b;
+                    }
+                }
+                if let Some(n) = trunc {
+                    f.truncate(*n);
+                }
+                f
+            })
+            .collect();
+        let a = run_burst(true, port, &frames);
+        let b = run_burst(false, port, &frames);
+        prop_assert_eq!(a, b);
+    }
+}

@@ -23,6 +23,12 @@ pub trait Packet {
     fn is_contiguous(&self) -> bool {
         true
     }
+    /// `true` when the NIC verified the (outer) IPv4 header checksum and found it right
+    /// (DPDK RTE_MBUF_F_RX_IP_CKSUM_GOOD). The fast path then skips its own check.
+    #[inline(always)]
+    fn rx_ip_csum_good(&self) -> bool {
+        false
+    }
     /// `true` when the L4 (TCP/UDP) checksum field holds only the pseudo-header sum and the
     /// checksum must be completed before the packet leaves for the wire (virtio-net
     /// VIRTIO_NET_HDR_F_NEEDS_CSUM, surfaced by DPDK as RTE_MBUF_F_RX_L4_CKSUM_NONE).
@@ -69,6 +75,8 @@ pub struct VecPacket {
     end: usize,
     /// Test knob: pretend the L4 checksum is partial (as from a virtio guest).
     pub csum_partial: bool,
+    /// Test knob: pretend the NIC found the IPv4 header checksum good.
+    pub ip_csum_good: bool,
 }
 
 impl VecPacket {
@@ -79,6 +87,7 @@ impl VecPacket {
             start: DEFAULT_HEADROOM,
             end: DEFAULT_HEADROOM,
             csum_partial: false,
+            ip_csum_good: false,
         };
         p.reset(bytes);
         p
@@ -97,15 +106,15 @@ impl VecPacket {
 }
 
 impl Packet for VecPacket {
-    #[inline]
+    #[inline(always)]
     fn data(&self) -> &[u8] {
         &self.buf[self.start..self.end]
     }
-    #[inline]
+    #[inline(always)]
     fn data_mut(&mut self) -> &mut [u8] {
         &mut self.buf[self.start..self.end]
     }
-    #[inline]
+    #[inline(always)]
     fn adj(&mut self, n: usize) -> bool {
         if self.end - self.start < n {
             return false;
@@ -113,7 +122,7 @@ impl Packet for VecPacket {
         self.start += n;
         true
     }
-    #[inline]
+    #[inline(always)]
     fn prepend(&mut self, n: usize) -> bool {
         if self.start < n {
             return false;
@@ -121,13 +130,17 @@ impl Packet for VecPacket {
         self.start -= n;
         true
     }
-    #[inline]
+    #[inline(always)]
     fn set_len(&mut self, len: usize) -> bool {
         if self.start + len > self.buf.len() {
             return false;
         }
         self.end = self.start + len;
         true
+    }
+    #[inline(always)]
+    fn rx_ip_csum_good(&self) -> bool {
+        self.ip_csum_good
     }
     #[inline]
     fn l4_csum_partial(&self) -> bool {

@@ -22,6 +22,8 @@ use crate::wire::{
 
 const ETH: usize = ethernet::HEADER_LEN;
 
+mod fast;
+
 /// What to do with a packet after the pipeline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -97,6 +99,8 @@ pub struct CoreCtx {
     icmp: Box<[(u64, u64)]>,
     /// Last ARP request sent per neighbour (TSC), for the 100 ms rate limit.
     arp_last: Box<[u64]>,
+    /// Try the fast paths first (on by default; tests turn it off to compare).
+    pub fast_path: bool,
 }
 
 /// Most neighbours a worker rate-limits ARP requests for.
@@ -114,6 +118,7 @@ impl CoreCtx {
             now_s: 0,
             icmp: vec![(0, 0); MAX_PORTS].into_boxed_slice(),
             arp_last: vec![0; MAX_NEIGHBORS].into_boxed_slice(),
+            fast_path: true,
         }
     }
 
@@ -225,13 +230,23 @@ pub fn process_burst<P: Packet>(
     extra: &mut Extra<P>,
 ) {
     let first_extra = extra.len();
+    let fast = ctx.fast_path;
     let mut cx = Cx {
         core: ctx,
         t,
         extra,
     };
+    let mut memo = fast::Memo::new();
     for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
-        *v = process(&mut cx, in_port, p);
+        let quick = match (fast, in_port) {
+            (false, _) => None,
+            (true, FABRIC) => fast::fabric(cx.core, t, &mut memo, p),
+            (true, port) => fast::vif(cx.core, t, &mut memo, port, p),
+        };
+        *v = match quick {
+            Some(v) => v,
+            None => process(&mut cx, in_port, p),
+        };
         if let Drop(r) = *v {
             cx.core.stats.count_drop(r);
         }
@@ -240,6 +255,23 @@ pub fn process_burst<P: Packet>(
         if let Drop(r) = *v {
             cx.core.stats.count_drop(r);
         }
+    }
+}
+
+/// Runs only the fast path on `p`: `Some(verdict)` when it took the packet (then changed as
+/// [`process_burst`] would), `None` when it left it (unchanged) to the general pipeline.
+/// For tests and diagnostics.
+pub fn fast_path_only<P: Packet>(
+    ctx: &mut CoreCtx,
+    t: &Tables,
+    in_port: PortIdx,
+    p: &mut P,
+) -> Option<Verdict> {
+    let mut memo = fast::Memo::new();
+    if in_port == FABRIC {
+        fast::fabric(ctx, t, &mut memo, p)
+    } else {
+        fast::vif(ctx, t, &mut memo, in_port, p)
     }
 }
 
@@ -1176,8 +1208,13 @@ fn ecmp_member<'t>(t: &'t Tables, members: &[NhIdx], hash: u32) -> Option<&'t Ne
 /// The path MTU toward a tunnel's endpoint: the fabric MTU, or lower when learned.
 #[inline]
 fn path_mtu<P>(cx: &Cx<'_, P>, tun: &Tunnel) -> u16 {
-    let fab = cx.t.fabric_mtu();
-    match cx.t.pmtu.get(tun.endpoint, cx.core.now_s) {
+    path_mtu_of(cx.t, cx.core, tun)
+}
+
+#[inline(always)]
+fn path_mtu_of(t: &Tables, core: &CoreCtx, tun: &Tunnel) -> u16 {
+    let fab = t.fabric_mtu();
+    match t.pmtu.get(tun.endpoint, core.now_s) {
         Some(m) => m.min(fab),
         None => fab,
     }

@@ -160,7 +160,7 @@ impl Drop for Mbuf {
 }
 
 impl Packet for Mbuf {
-    #[inline]
+    #[inline(always)]
     fn data(&self) -> &[u8] {
         let m = self.raw();
         // SAFETY: buf_addr points to a buffer of buf_len bytes and the mbuf invariant
@@ -173,7 +173,7 @@ impl Packet for Mbuf {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn data_mut(&mut self) -> &mut [u8] {
         let m = self.raw_mut();
         // SAFETY: as in `data`; &mut self makes the access exclusive and the buffer is not
@@ -187,7 +187,7 @@ impl Packet for Mbuf {
     }
 
     /// Like `rte_pktmbuf_adj`: strips from the first segment.
-    #[inline]
+    #[inline(always)]
     fn adj(&mut self, n: usize) -> bool {
         let m = self.raw_mut();
         let Ok(n16) = u16::try_from(n) else {
@@ -203,7 +203,7 @@ impl Packet for Mbuf {
     }
 
     /// Like `rte_pktmbuf_prepend`.
-    #[inline]
+    #[inline(always)]
     fn prepend(&mut self, n: usize) -> bool {
         let m = self.raw_mut();
         let Ok(n16) = u16::try_from(n) else {
@@ -221,7 +221,7 @@ impl Packet for Mbuf {
 
     /// Sets the length of a single-segment packet (`false` for a chained one: which segment
     /// would change is ambiguous, and the pipeline drops those anyway).
-    #[inline]
+    #[inline(always)]
     fn set_len(&mut self, len: usize) -> bool {
         let m = self.raw_mut();
         if m.nb_segs != 1 {
@@ -237,7 +237,7 @@ impl Packet for Mbuf {
         true
     }
 
-    #[inline]
+    #[inline(always)]
     fn is_contiguous(&self) -> bool {
         self.raw().nb_segs == 1
     }
@@ -245,6 +245,12 @@ impl Packet for Mbuf {
     #[inline]
     fn len(&self) -> usize {
         usize::from(self.raw().data_len)
+    }
+
+    #[inline(always)]
+    fn rx_ip_csum_good(&self) -> bool {
+        let mask = u64::from(dpdk_sys::VR_MBUF_F_RX_IP_CKSUM_MASK);
+        self.raw().ol_flags & mask == u64::from(dpdk_sys::VR_MBUF_F_RX_IP_CKSUM_GOOD)
     }
 
     #[inline]

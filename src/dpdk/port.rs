@@ -186,6 +186,12 @@ impl Port {
                 );
             }
         }
+        // Let the NIC verify IPv4 header checksums where it can: the pipeline then skips its
+        // own check of the outer header for packets the NIC marks good (and checks all others).
+        let ip_cksum = u64::from(dpdk_sys::VR_ETH_RX_OFFLOAD_IPV4_CKSUM);
+        if info.rx_offload_capa & ip_cksum != 0 {
+            eth_conf.rxmode.offloads |= ip_cksum;
+        }
         if let Some(mtu) = conf.mtu {
             // ethdev validates this against the device's min/max MTU at configure time.
             eth_conf.rxmode.mtu = u32::from(mtu);
