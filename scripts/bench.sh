@@ -29,9 +29,10 @@
 # marked INVALID and the script exits 1. Drop counters of the window and of the whole run
 # (--stats-json) are printed for every point.
 #
-# Cores: lcore/CPU 0 runs the router's control thread (and testpmd's main lcores); workers (and
-# testpmd forwarding cores) run on CPUs 1..W; the VM's forwarding cores on the next free CPUs,
-# or CPU 0 when none is left. Worker counts that do not fit next to CPU 0 are skipped, unless
+# Cores (the CPUs this script may use, in order): the first runs the router's control thread
+# and testpmd's main lcores; workers (and testpmd's forwarding cores) the next W; the VM's
+# forwarding cores the ones after those, or the first CPU when none is left. Worker counts
+# that do not fit beside the control CPU are skipped, unless
 # --oversubscribe (functional check only: the figures then mean nothing).
 #
 # Output (--out DIR, default target/bench): results.txt (the table), results.csv, mpps.png,
@@ -92,7 +93,19 @@ done
 [[ $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $FLOWS =~ ^[1-9][0-9]*$ ]] \
     || { echo "bench.sh: --duration, --warmup, --flows: whole numbers (duration, flows >= 1)" >&2; exit 2; }
 
-NCPU=$(nproc)
+# The CPUs this process may run on (a cpuset need not start at 0): CPUS[0] is the control core.
+cpus_allowed() {
+    local list part a b
+    list=$(awk '/^Cpus_allowed_list:/ {print $2}' /proc/self/status)
+    [[ -n $list ]] || list="0-$(($(nproc) - 1))"
+    IFS=, read -ra parts <<<"$list"
+    for part in "${parts[@]}"; do
+        a=${part%-*} b=${part#*-}
+        for ((; a <= b; a++)); do echo "$a"; done
+    done
+}
+mapfile -t CPUS < <(cpus_allowed)
+NCPU=${#CPUS[@]}
 if [[ -z $WORKERS ]]; then
     WORKERS=1
     for w in 2 4 8; do ((w + 1 <= NCPU)) && WORKERS+=",$w"; done
@@ -258,30 +271,56 @@ mem_args() {
 }
 
 # ----------------------------------------------------------------------------- cores
-# CPU of worker / testpmd forwarding lcore i (1-based); CPU 0 is the control core.
+# CPU of worker / testpmd forwarding lcore i (1-based); CPUS[0] is the control core.
 worker_cpu() {
-    if (($1 <= NCPU - 1)); then echo "$1"; else echo $((1 + ($1 - 1) % (NCPU - 1))); fi
+    if (($1 <= NCPU - 1)); then echo "${CPUS[$1]}"; else echo "${CPUS[1 + ($1 - 1) % (NCPU - 1)]}"; fi
 }
-# lcores_for W: "0@0,1@c1,...,W@cW".
+# lcores_for W: "0@c0,1@c1,...,W@cW".
 lcores_for() {
-    local s=0@0 i
+    local s="0@${CPUS[0]}" i
     for ((i = 1; i <= $1; i++)); do s+=",$i@$(worker_cpu "$i")"; done
     echo "$s"
 }
-# vm_plan W: sets VM_LCORES and VM_CORES (forwarding cores of the VM's testpmd).
+# vm_plan W: sets VM_LCORES and VM_CORES (forwarding cores of the VM's testpmd): the CPUs
+# after the workers', at most W; CPUS[0] when none is left.
 vm_plan() {
     local w=$1 free=$((NCPU - 1 - $1)) i
     VM_CORES=$((w < free ? w : free))
-    VM_LCORES=0@0
+    VM_LCORES="0@${CPUS[0]}"
     if ((VM_CORES < 1)); then
         VM_CORES=1
-        VM_LCORES+=",1@0"      # no CPU left: the VM shares CPU 0 with the control threads
+        VM_LCORES+=",1@${CPUS[0]}"      # no CPU left: the VM shares the control CPU
     else
-        for ((i = 1; i <= VM_CORES; i++)); do VM_LCORES+=",$i@$((w + i))"; done
+        for ((i = 1; i <= VM_CORES; i++)); do VM_LCORES+=",$i@${CPUS[w + i]}"; done
     fi
 }
 
 # ----------------------------------------------------------------------------- helpers
+# running PID: the process exists and has not exited (a child that exited stays a zombie
+# until waited for, and kill -0 still succeeds on it).
+running() { [[ -r /proc/$1/status ]] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
+# wait_while_alive PID TIMEOUT_S DESCRIPTION cmd args...: until the command succeeds (true),
+# or the process exits or the timeout passes (false).
+wait_while_alive() {
+    local pid=$1 timeout=$2 desc=$3 deadline=$((SECONDS + $2))
+    shift 3
+    until "$@" >/dev/null 2>&1; do
+        running "$pid" || { log "process $pid exited while waiting for: $desc"; return 1; }
+        ((SECONDS < deadline)) || { log "timed out after ${timeout}s waiting for: $desc"; return 1; }
+        sleep 0.1
+    done
+}
+
+# wait_exit PID TIMEOUT_S: until the process is gone (true) or the timeout (false).
+wait_exit() {
+    local deadline=$((SECONDS + $2))
+    while running "$1"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.1
+    done
+}
+
 now() { if [[ -n ${EPOCHREALTIME:-} ]]; then echo "${EPOCHREALTIME/,/.}"; else date +%s.%N; fi; }
 
 # fabric_dev ENCAP W: the net_pcap fabric, one rx_pcap (queue) per worker, replayed forever;
@@ -371,7 +410,7 @@ vm_start() {
         --total-num-mbufs="$(vm_mbufs "$w")" </dev/null >"$logf" 2>&1 &
     VM_PID=$!
     STARTED+=("$VM_PID")
-    if ! wait_until 30 "the VM (testpmd) forwarding" \
+    if ! wait_while_alive "$VM_PID" 30 "the VM (testpmd) forwarding" \
         grep -Eq 'packet forwarding - ports=|Start automatic packet forwarding' "$logf"; then
         tail -20 "$logf" >&2
         return 1
@@ -404,7 +443,7 @@ router_point() {
     rpid=$!
     STARTED+=("$rpid")
     VM_PID=
-    if ! wait_socket "$dir/api.sock" "$rpid" 60; then
+    if ! wait_while_alive "$rpid" 60 "socket $dir/api.sock" test -S "$dir/api.sock"; then
         dump_file "$dir/router.log" 30
         stop_started "$rpid" router TERM
         FAILED=1
@@ -413,7 +452,7 @@ router_point() {
     if [[ $mode != null ]]; then
         local fwd=rxonly
         [[ $mode == pvp ]] && fwd=5tswap
-        if ! wait_socket "$dir/vm1.sock" "$rpid" 30 || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
+        if ! wait_while_alive "$rpid" 30 "socket $dir/vm1.sock" test -S "$dir/vm1.sock" || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
             log "FAIL: the VM did not start"
             [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT
             stop_started "$rpid" router TERM
@@ -440,15 +479,6 @@ router_point() {
         log "!!! INVALID MEASUREMENT: $mode $encap $w worker(s) — see the FAIL lines above"
         FAILED=1
     fi
-}
-
-# wait_exit PID TIMEOUT_S: until the process is gone (true) or the timeout (false).
-wait_exit() {
-    local deadline=$((SECONDS + $2))
-    while pid_alive "$1"; do
-        ((SECONDS < deadline)) || return 1
-        sleep 0.1
-    done
 }
 
 # testpmd_point ROLE MODE ENCAP W: ROLE ceiling (pcap -> net_null) or path (pcap -> vhost-user
@@ -481,7 +511,7 @@ testpmd_point() {
     exec {fd}>"$dir/cmd.fifo"
     VM_PID=
     # The prompt comes once the ports are up and forwarding has started (--auto-start).
-    if ! wait_until 30 "testpmd prompt" grep -q 'testpmd> ' "$dir/testpmd.log" || ! pid_alive "$tpid"; then
+    if ! wait_while_alive "$tpid" 30 "testpmd prompt" grep -q 'testpmd> ' "$dir/testpmd.log"; then
         exec {fd}>&-
         dump_file "$dir/testpmd.log" 30
         stop_started "$tpid" testpmd INT
@@ -491,7 +521,7 @@ testpmd_point() {
     if [[ $role == path ]]; then
         local fwd=rxonly
         [[ $mode == pvp ]] && fwd=5tswap
-        if ! wait_socket "$dir/vm1.sock" "$tpid" 30 || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
+        if ! wait_while_alive "$tpid" 30 "socket $dir/vm1.sock" test -S "$dir/vm1.sock" || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
             log "FAIL: the VM did not start"
             exec {fd}>&-
             [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT

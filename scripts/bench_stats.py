@@ -194,8 +194,11 @@ def fmt(v, nd=2):
 def cmd_report(a):
     files = []
     for p in a.points:
-        files.extend(sorted(glob.glob(p)) or [p])
+        files.extend(sorted(glob.glob(p)))
     pts = [load(f) for f in files]
+    if not pts:
+        print("!!! no measurement points: every run failed (see the log above)")
+        return 1
     ceil = {(p["encap"], p["workers"]): p for p in pts if p["kind"] == "ceiling"}
     path = {(p["mode"], p["encap"], p["workers"]): p for p in pts if p["kind"] == "path"}
     order = {"null": 0, "vhost": 1, "pvp": 2}
