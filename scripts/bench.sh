@@ -5,7 +5,7 @@
 #   scripts/bench.sh [--mode null,vhost,pvp|all] [--encap vxlan,mpls-udp,mpls-gre|all]
 #                    [--workers 1,2,4,8] [--duration SECS] [--warmup SECS] [--flows N]
 #                    [--out DIR] [--pcap-dir DIR] [--bundle DIR] [--path-ceiling]
-#                    [--oversubscribe] [--keep]
+#                    [--oversubscribe] [--no-huge] [--keep]
 #
 # Traffic: a net_pcap fabric port replaying (infinite_rx) a pcap of N flows (default 4096) of
 # 64-byte inner frames, VXLAN / MPLSoUDP / MPLSoGRE (tests/fixtures/gen_bench.py), one RX queue
@@ -23,11 +23,13 @@
 # pcap, same VM), printed as "same-path testpmd" and "path ratio".
 #
 # Rates are measured over a window: after --warmup seconds the router's counters are read
-# through its API (vrouterctl --json stats), again --duration seconds later; testpmd's rates
-# are its per-second "Tx-pps" over the same number of seconds after the same warm-up. A point
-# whose traffic was not really forwarded (nothing decapsulated, datapath drops above 1 %) is
-# marked INVALID and the script exits 1. Drop counters of the window and of the whole run
-# (--stats-json) are printed for every point.
+# through its API (vrouterctl --json stats), again --duration seconds later; testpmd runs
+# interactive, fed from a FIFO, and its port counters are read the same way ("show port
+# stats"); rate = difference / wall-clock time between the reads. A point whose traffic was
+# not really forwarded (nothing decapsulated, datapath drops above 1 %) is marked INVALID and
+# the script exits 1. Drop counters of the window and of the whole run (--stats-json) are
+# printed for every point. The VM's rings are 1024 descriptors (virtio_user queue_size):
+# with the default 256 the rate here collapsed to a tenth.
 #
 # Cores (the CPUs this script may use, in order): the first runs the router's control thread
 # and testpmd's main lcores; workers (and testpmd's forwarding cores) the next W; the VM's
@@ -61,6 +63,7 @@ PCAP_DIR=
 BUNDLE=
 PATH_CEILING=0
 OVERSUB=0
+NO_HUGE=0
 KEEP=${KEEP:-}
 while (($#)); do
     case $1 in
@@ -75,6 +78,7 @@ while (($#)); do
         --bundle) BUNDLE=${2:?}; shift 2 ;;
         --path-ceiling) PATH_CEILING=1; shift ;;
         --oversubscribe) OVERSUB=1; shift ;;
+        --no-huge) NO_HUGE=1; shift ;;
         --keep) KEEP=1; shift ;;
         -h | --help) usage 0 ;;
         *) echo "bench.sh: unknown option $1" >&2; usage 2 ;;
@@ -224,7 +228,8 @@ PCAP_FLOWS=$("$APY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["flo
 
 # ----------------------------------------------------------------------------- memory
 # Hugepages (2 MiB) for the biggest pair of processes that run at once; vhost-user needs them
-# (the VM's memory is shared through file descriptors). Without: --no-huge, null mode only.
+# (the VM's memory is shared through file descriptors). Without (or with --no-huge): EAL
+# --no-huge, null mode only.
 max_w=0
 for w in "${WORKER_LIST[@]}"; do ((w > max_w)) && max_w=$w; done
 pow2() { local n=1; while ((n < $1)); do n=$((n * 2)); done; echo "$n"; }
@@ -238,7 +243,7 @@ need_mb2=$((($(testpmd_mbufs "$max_w") + $(vm_mbufs "$max_w")) * 23 / 10240 + 12
 ((need_mb2 > need_mb)) && need_mb=$need_mb2
 HP=/sys/kernel/mm/hugepages/hugepages-2048kB
 HUGE=0
-if [[ -d $HP ]]; then
+if ((!NO_HUGE)) && [[ -d $HP ]]; then
     need_pages=$((need_mb / 2))
     free=$(cat "$HP/free_hugepages")
     if ((free < need_pages)); then
