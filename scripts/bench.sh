@@ -116,7 +116,9 @@ mapfile -t CPUS < <(cpus_allowed)
 NCPU=${#CPUS[@]}
 if [[ -z $WORKERS ]]; then
     WORKERS=1
-    for w in 2 4 8; do ((w + 1 <= NCPU)) && WORKERS+=",$w"; done
+    for w in 2 4 8; do
+        if ((w + 1 <= NCPU)); then WORKERS+=",$w"; fi
+    done
 fi
 IFS=, read -ra REQ_WORKERS <<<"$WORKERS"
 WORKER_LIST=()
@@ -235,7 +237,9 @@ PCAP_FLOWS=$("$APY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["flo
 # (the VM's memory is shared through file descriptors). Without (or with --no-huge): EAL
 # --no-huge, null mode only.
 max_w=0
-for w in "${WORKER_LIST[@]}"; do ((w > max_w)) && max_w=$w; done
+for w in "${WORKER_LIST[@]}"; do
+    if ((w > max_w)); then max_w=$w; fi
+done
 pow2() { local n=1; while ((n < $1)); do n=$((n * 2)); done; echo "$n"; }
 # vrouter's pool: next_pow2(W * (2 * (1024 + 1024) + 256 * 32) + 16384) mbufs of ~2.3 KiB.
 router_mbufs() { pow2 $(($1 * 12288 + 16384)); }
@@ -244,7 +248,7 @@ testpmd_mbufs() { echo $(($1 * (PCAP_FLOWS + 8192) + 16384)); }
 vm_mbufs() { echo $((16384 + $1 * 4096)); }
 need_mb=$((($(router_mbufs "$max_w") + $(vm_mbufs "$max_w")) * 23 / 10240 + 128))
 need_mb2=$((($(testpmd_mbufs "$max_w") + $(vm_mbufs "$max_w")) * 23 / 10240 + 128))
-((need_mb2 > need_mb)) && need_mb=$need_mb2
+if ((need_mb2 > need_mb)); then need_mb=$need_mb2; fi
 HP=/sys/kernel/mm/hugepages/hugepages-2048kB
 HUGE=0
 if ((!NO_HUGE)) && [[ -d $HP ]]; then
@@ -253,7 +257,7 @@ if ((!NO_HUGE)) && [[ -d $HP ]]; then
     if ((free < need_pages)); then
         total=$(cat "$HP/nr_hugepages")
         log "hugepages: $free free, $need_pages wanted: raising nr_hugepages to $((total + need_pages - free))"
-        echo $((total + need_pages - free)) >/proc/sys/vm/nr_hugepages 2>/dev/null || true
+        echo $((total + need_pages - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages || true
         free=$(cat "$HP/free_hugepages")
     fi
     if ! mountpoint -q /dev/hugepages 2>/dev/null && ! grep -q hugetlbfs /proc/mounts; then
@@ -265,7 +269,9 @@ if ((!HUGE)); then
     log "!!! no usable hugepages (need ~${need_mb} MB as 2 MiB pages): running with --no-huge;"
     log "!!! vhost and pvp modes need hugepages and are skipped"
     keep=()
-    for m in "${MODE_LIST[@]}"; do [[ $m == null ]] && keep+=("$m"); done
+    for m in "${MODE_LIST[@]}"; do
+        if [[ $m == null ]]; then keep+=("$m"); fi
+    done
     ((${#keep[@]})) || die "nothing left to run without hugepages"
     MODE_LIST=("${keep[@]}")
 fi
@@ -460,10 +466,10 @@ router_point() {
     fi
     if [[ $mode != null ]]; then
         local fwd=rxonly
-        [[ $mode == pvp ]] && fwd=5tswap
+        if [[ $mode == pvp ]]; then fwd=5tswap; fi
         if ! wait_while_alive "$rpid" 30 "socket $dir/vm1.sock" test -S "$dir/vm1.sock" || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
             log "FAIL: the VM did not start"
-            [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT
+            if [[ -n $VM_PID ]]; then stop_started "$VM_PID" "VM testpmd" INT; fi
             stop_started "$rpid" router TERM
             FAILED=1
             return 0
@@ -475,7 +481,7 @@ router_point() {
     tb=$(snapshot "$dir/api.sock" "$dir/b.json") || rc=1
     stop_pid "$rpid" router TERM 20 || { log "router exit status $?"; rc=1; }
     forget_pid "$rpid"
-    [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT
+    if [[ -n $VM_PID ]]; then stop_started "$VM_PID" "VM testpmd" INT; fi
     if ((rc)) || [[ ! -s $dir/final.json ]]; then
         log "FAIL: router run did not complete (log: $dir/router.log)"
         dump_file "$dir/router.log" 30
@@ -504,7 +510,7 @@ testpmd_point() {
     else
         second="net_vhost0,iface=$dir/vm1.sock,queues=$w"
         port=1                              # vhost: delivered to the VM
-        [[ $mode == pvp ]] && port=0        # pvp: sent back to the fabric
+        if [[ $mode == pvp ]]; then port=0; fi   # pvp: sent back to the fabric
     fi
     log "testpmd io $role${mode:+ ($mode)} $encap, $w forwarding core(s) (lcores $(lcores_for "$w"))"
     mkfifo "$dir/cmd.fifo"
@@ -529,11 +535,11 @@ testpmd_point() {
     fi
     if [[ $role == path ]]; then
         local fwd=rxonly
-        [[ $mode == pvp ]] && fwd=5tswap
+        if [[ $mode == pvp ]]; then fwd=5tswap; fi
         if ! wait_while_alive "$tpid" 30 "socket $dir/vm1.sock" test -S "$dir/vm1.sock" || ! vm_start "$dir/vm1.sock" "$w" "$fwd" "$dir/vm.log"; then
             log "FAIL: the VM did not start"
             exec {fd}>&-
-            [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT
+            if [[ -n $VM_PID ]]; then stop_started "$VM_PID" "VM testpmd" INT; fi
             stop_started "$tpid" testpmd INT
             FAILED=1
             return 0
@@ -550,7 +556,7 @@ testpmd_point() {
     exec {fd}>&-
     wait_exit "$tpid" 20 || log "testpmd did not quit within 20 s"
     stop_started "$tpid" testpmd INT
-    [[ -n $VM_PID ]] && stop_started "$VM_PID" "VM testpmd" INT
+    if [[ -n $VM_PID ]]; then stop_started "$VM_PID" "VM testpmd" INT; fi
     if ! "$APY" "$STATS_PY" testpmd --log "$dir/testpmd.log" --port "$port" --ta "$ta" --tb "$tb" \
         --workers "$w" --encap "$encap" --mode "$mode" --role "$role" \
         --out "$WORK/points/$role-${mode:-all}-$encap-$w.json"; then
