@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh [--mode null,vhost,pvp|all] [--encap vxlan,mpls-udp,mpls-gre|all]
 #                    [--workers 1,2,4,8] [--duration SECS] [--warmup SECS] [--flows N]
-#                    [--out DIR] [--pcap-dir DIR] [--bundle DIR] [--path-ceiling]
+#                    [--repeat N] [--out DIR] [--pcap-dir DIR] [--bundle DIR] [--path-ceiling]
 #                    [--vm-ring N] [--oversubscribe] [--no-huge] [--keep]
 #
 # Traffic: a net_pcap fabric port replaying (infinite_rx) a pcap of N flows (default 4096) of
@@ -21,6 +21,8 @@
 # the same cores, measured right before the router points of that encap and worker count.
 # --path-ceiling adds, for vhost and pvp, testpmd io forwarding in the router's place (same
 # pcap, same VM), printed as "same-path testpmd" and "path ratio".
+# --repeat N runs every point N times, the ceiling and the router in turn, and reports medians
+# (the ratio: the median of each repetition's router / ceiling), for noisy machines.
 #
 # Rates are measured over a window: after --warmup seconds the router's counters are read
 # through its API (vrouterctl --json stats), again --duration seconds later; testpmd runs
@@ -62,6 +64,8 @@ OUT_DIR=$REPO_ROOT/target/bench
 PCAP_DIR=
 BUNDLE=
 PATH_CEILING=0
+REPEAT=1
+REP=1           # the repetition being run
 OVERSUB=0
 NO_HUGE=0
 VM_RING=1024
@@ -78,6 +82,7 @@ while (($#)); do
         --pcap-dir) PCAP_DIR=${2:?}; shift 2 ;;
         --bundle) BUNDLE=${2:?}; shift 2 ;;
         --path-ceiling) PATH_CEILING=1; shift ;;
+        --repeat) REPEAT=${2:?}; shift 2 ;;
         --oversubscribe) OVERSUB=1; shift ;;
         --no-huge) NO_HUGE=1; shift ;;
         --vm-ring) VM_RING=${2:?}; shift 2 ;;
@@ -96,8 +101,8 @@ done
 for e in "${ENCAP_LIST[@]}"; do
     [[ $e =~ ^(vxlan|mpls-udp|mpls-gre)$ ]] || { echo "bench.sh: --encap: $e is not vxlan, mpls-udp or mpls-gre" >&2; exit 2; }
 done
-[[ $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $FLOWS =~ ^[1-9][0-9]*$ ]] \
-    || { echo "bench.sh: --duration, --warmup, --flows: whole numbers (duration, flows >= 1)" >&2; exit 2; }
+[[ $DURATION =~ ^[1-9][0-9]*$ && $WARMUP =~ ^[0-9]+$ && $FLOWS =~ ^[1-9][0-9]*$ && $REPEAT =~ ^[1-9][0-9]*$ ]] \
+    || { echo "bench.sh: --duration, --warmup, --flows, --repeat: whole numbers (all but --warmup >= 1)" >&2; exit 2; }
 [[ $VM_RING =~ ^(64|128|256|512|1024|2048|4096)$ ]] \
     || { echo "bench.sh: --vm-ring: a power of two, 64..4096" >&2; exit 2; }
 
@@ -446,7 +451,7 @@ snapshot() {
 # router_point MODE ENCAP W
 router_point() {
     local mode=$1 encap=$2 w=$3
-    local dir=$WORK/$mode-$encap-${w}w rpid ta tb rc=0
+    local dir=$WORK/$mode-$encap-${w}w-r$REP rpid ta tb rc=0
     mkdir -p "$dir"
     write_config "$dir/vrouter.toml" "$mode" "$encap" "$w" "$dir"
     log "vrouter $mode $encap, $w worker(s) (lcores $(lcores_for "$w"))"
@@ -489,8 +494,8 @@ router_point() {
         return 0
     fi
     if ! "$APY" "$STATS_PY" router --a "$dir/a.json" --b "$dir/b.json" --ta "$ta" --tb "$tb" \
-        --final "$dir/final.json" --mode "$mode" --encap "$encap" --workers "$w" \
-        --out "$WORK/points/router-$mode-$encap-$w.json"; then
+        --final "$dir/final.json" --mode "$mode" --encap "$encap" --workers "$w" --rep "$REP" \
+        --out "$WORK/points/router-$mode-$encap-$w-r$REP.json"; then
         log "!!! INVALID MEASUREMENT: $mode $encap $w worker(s) — see the FAIL lines above"
         FAILED=1
     fi
@@ -502,7 +507,7 @@ router_point() {
 # when we say so (its --stats-period samples come at irregular 1-2 s intervals).
 testpmd_point() {
     local role=$1 mode=$2 encap=$3 w=$4
-    local dir=$WORK/testpmd-$role-$mode-$encap-${w}w tpid second port ta tb fd
+    local dir=$WORK/testpmd-$role-$mode-$encap-${w}w-r$REP tpid second port ta tb fd
     mkdir -p "$dir"
     if [[ $role == ceiling ]]; then
         second="net_null0,no-rx=1"
@@ -558,8 +563,8 @@ testpmd_point() {
     stop_started "$tpid" testpmd INT
     if [[ -n $VM_PID ]]; then stop_started "$VM_PID" "VM testpmd" INT; fi
     if ! "$APY" "$STATS_PY" testpmd --log "$dir/testpmd.log" --port "$port" --ta "$ta" --tb "$tb" \
-        --workers "$w" --encap "$encap" --mode "$mode" --role "$role" \
-        --out "$WORK/points/$role-${mode:-all}-$encap-$w.json"; then
+        --workers "$w" --encap "$encap" --mode "$mode" --role "$role" --rep "$REP" \
+        --out "$WORK/points/$role-${mode:-all}-$encap-$w-r$REP.json"; then
         dump_file "$dir/testpmd.log" 30
         FAILED=1
     fi
@@ -577,17 +582,20 @@ log "vrouter $VROUTER; testpmd $TESTPMD; hugepages $( ((HUGE)) && echo yes || ec
     grep -m1 'model name' /proc/cpuinfo || true
     echo "vrouter: $VROUTER ($(cd "$REPO_ROOT" && git describe --always --dirty 2>/dev/null || echo '?'))"
     echo "testpmd: $TESTPMD"
-    echo "args: workers ${WORKER_LIST[*]}; modes ${MODE_LIST[*]}; encaps ${ENCAP_LIST[*]}; duration $DURATION; warmup $WARMUP; flows $PCAP_FLOWS; hugepages $HUGE; oversubscribe $OVERSUB"
+    echo "args: workers ${WORKER_LIST[*]}; modes ${MODE_LIST[*]}; encaps ${ENCAP_LIST[*]}; duration $DURATION; warmup $WARMUP; repeat $REPEAT; flows $PCAP_FLOWS; vm ring $VM_RING; hugepages $HUGE; oversubscribe $OVERSUB"
 } >"$WORK/run-info.txt"
 
 for w in "${WORKER_LIST[@]}"; do
-    for e in "${ENCAP_LIST[@]}"; do
-        testpmd_point ceiling "" "$e" "$w"
-        for m in "${MODE_LIST[@]}"; do
-            router_point "$m" "$e" "$w"
-            if ((PATH_CEILING)) && [[ $m != null ]]; then
-                testpmd_point path "$m" "$e" "$w"
-            fi
+    for ((REP = 1; REP <= REPEAT; REP++)); do
+        ((REPEAT == 1)) || log "repetition $REP of $REPEAT ($w worker(s))"
+        for e in "${ENCAP_LIST[@]}"; do
+            testpmd_point ceiling "" "$e" "$w"
+            for m in "${MODE_LIST[@]}"; do
+                router_point "$m" "$e" "$w"
+                if ((PATH_CEILING)) && [[ $m != null ]]; then
+                    testpmd_point path "$m" "$e" "$w"
+                fi
+            done
         done
     done
 done

@@ -12,8 +12,9 @@ matplotlib). Subcommands:
           --out POINT.json
       Rate of dpdk-testpmd's port P between the first two "show port stats P" answers in LOG
       (asked at wall-clock times ta and tb). Exit 1 when they are missing or the rate is 0.
-  report  POINT.json... --csv F --txt F [--png F]
-      Joins router and ceiling points into the table (stdout and --txt), the CSV, the plot.
+  report  POINT.json... --csv F --txt F [--png F] [--title T]
+      Joins router and ceiling points into the table (stdout and --txt), the CSV, the plot;
+      with repetitions (--rep), medians, each router point paired with its own ceiling.
 """
 import argparse
 import glob
@@ -120,7 +121,7 @@ def cmd_router(a):
         print(f"  [{tag}] FAIL: {p}")
 
     point = {
-        "kind": "router", "mode": a.mode, "encap": a.encap, "workers": a.workers,
+        "kind": "router", "mode": a.mode, "encap": a.encap, "workers": a.workers, "rep": a.rep,
         "window_s": round(secs, 4), "mpps": fwd / secs / 1e6,
         "rx_mpps": rx / secs / 1e6, "per_worker_mpps": per_worker,
         "drops": drops, "datapath_drops": datapath_drops, "tx_full": tx_full,
@@ -169,7 +170,7 @@ def cmd_testpmd(a):
     tx = c[1][1] - c[0][1]
     mpps = tx / secs / 1e6
     print(f"  [{tag}] testpmd port {a.port}: {tx} packets sent in {secs:.2f} s -> {mpps:.2f} Mpps")
-    point = {"kind": a.role, "mode": a.mode, "encap": a.encap, "workers": a.workers,
+    point = {"kind": a.role, "mode": a.mode, "encap": a.encap, "workers": a.workers, "rep": a.rep,
              "mpps": mpps, "window_s": round(secs, 4), "valid": mpps > 0}
     with open(a.out, "w") as f:
         json.dump(point, f, indent=1)
@@ -180,7 +181,11 @@ def cmd_testpmd(a):
 
 
 COLS = ["mode", "encap", "workers", "router_mpps", "mpps_per_worker", "testpmd_mpps", "ratio",
-        "rx_mpps", "loss_pct", "path_testpmd_mpps", "path_ratio", "note"]
+        "rx_mpps", "loss_pct", "path_testpmd_mpps", "path_ratio", "reps", "ratio_min",
+        "ratio_max", "note"]
+HEAD = ["mode", "encap", "workers", "router Mpps", "Mpps/worker", "testpmd Mpps", "ratio",
+        "fabric rx Mpps", "loss %", "same-path testpmd", "path ratio", "reps", "ratio min",
+        "ratio max", "note"]
 
 
 def fmt(v, nd=2):
@@ -191,6 +196,69 @@ def fmt(v, nd=2):
     return str(v)
 
 
+def median(xs):
+    xs = sorted(x for x in xs if x is not None)
+    if not xs:
+        return None
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def build_rows(pts):
+    """One row per (mode, encap, workers): medians over repetitions; each repetition's router
+    point is paired with the ceiling (and same-path) point of the same repetition."""
+    ceil, path, router = {}, {}, {}
+    for p in pts:
+        rep = p.get("rep", 1)
+        if p["kind"] == "ceiling":
+            ceil[(p["encap"], p["workers"], rep)] = p
+        elif p["kind"] == "path":
+            path[(p["mode"], p["encap"], p["workers"], rep)] = p
+        else:
+            router.setdefault((p["mode"], p["encap"], p["workers"]), []).append(p)
+    order = {"null": 0, "vhost": 1, "pvp": 2}
+    enc_order = {"vxlan": 0, "mpls-udp": 1, "mpls-gre": 2}
+    rows = []
+    for key in sorted(router, key=lambda k: (order.get(k[0], 9), enc_order.get(k[1], 9), k[2])):
+        mode, encap, w = key
+        ps = router[key]
+        ratios, pratios, cs, ts = [], [], [], []
+        for p in ps:
+            rep = p.get("rep", 1)
+            c = ceil.get((encap, w, rep))
+            t = path.get((mode, encap, w, rep))
+            if c and c.get("valid") and c["mpps"]:
+                cs.append(c["mpps"])
+                ratios.append(p["mpps"] / c["mpps"])
+            if t and t.get("valid") and t["mpps"]:
+                ts.append(t["mpps"])
+                pratios.append(p["mpps"] / t["mpps"])
+        note = []
+        if not all(p["valid"] for p in ps):
+            note.append("INVALID")
+        if any(p.get("sink_limited") for p in ps):
+            note.append("vm-limited")
+        if not cs:
+            note.append("no-ceiling")
+        mpps = median(p["mpps"] for p in ps)
+        rows.append({
+            "mode": mode, "encap": encap, "workers": w,
+            "router_mpps": mpps, "mpps_per_worker": mpps / w,
+            "testpmd_mpps": median(cs), "ratio": median(ratios),
+            "rx_mpps": median(p["rx_mpps"] for p in ps),
+            "loss_pct": median(p.get("loss_pct") for p in ps),
+            "path_testpmd_mpps": median(ts), "path_ratio": median(pratios),
+            "reps": len(ps), "ratio_min": min(ratios) if ratios else None,
+            "ratio_max": max(ratios) if ratios else None,
+            "note": ",".join(note),
+        })
+    ceil_med = {}
+    for (encap, w, _), c in ceil.items():
+        if c.get("valid"):
+            ceil_med.setdefault((encap, w), []).append(c["mpps"])
+    return rows, {k: median(v) for k, v in ceil_med.items()}
+
+
 def cmd_report(a):
     files = []
     for p in a.points:
@@ -199,41 +267,17 @@ def cmd_report(a):
     if not pts:
         print("!!! no measurement points: every run failed (see the log above)")
         return 1
-    ceil = {(p["encap"], p["workers"]): p for p in pts if p["kind"] == "ceiling"}
-    path = {(p["mode"], p["encap"], p["workers"]): p for p in pts if p["kind"] == "path"}
-    order = {"null": 0, "vhost": 1, "pvp": 2}
-    enc_order = {"vxlan": 0, "mpls-udp": 1, "mpls-gre": 2}
-    rows = []
-    for p in sorted((p for p in pts if p["kind"] == "router"),
-                    key=lambda p: (order.get(p["mode"], 9), enc_order.get(p["encap"], 9),
-                                   p["workers"])):
-        c = ceil.get((p["encap"], p["workers"]))
-        t = path.get((p["mode"], p["encap"], p["workers"]))
-        note = []
-        if not p["valid"]:
-            note.append("INVALID")
-        if p.get("sink_limited"):
-            note.append("vm-limited")
-        if c is None or not c.get("valid"):
-            note.append("no-ceiling")
-        rows.append({
-            "mode": p["mode"], "encap": p["encap"], "workers": p["workers"],
-            "router_mpps": p["mpps"], "mpps_per_worker": p["mpps"] / p["workers"],
-            "testpmd_mpps": c["mpps"] if c else None,
-            "ratio": p["mpps"] / c["mpps"] if c and c["mpps"] else None,
-            "rx_mpps": p["rx_mpps"], "loss_pct": p.get("loss_pct"),
-            "path_testpmd_mpps": t["mpps"] if t else None,
-            "path_ratio": p["mpps"] / t["mpps"] if t and t["mpps"] else None,
-            "note": ",".join(note),
-        })
+    rows, ceil = build_rows(pts)
     with open(a.csv, "w") as f:
         f.write(",".join(COLS) + "\n")
         for r in rows:
             f.write(",".join("" if r[k] is None else (f"{r[k]:.4f}" if isinstance(r[k], float)
                                                      else str(r[k])) for k in COLS) + "\n")
-    head = ["mode", "encap", "workers", "router Mpps", "Mpps/worker", "testpmd Mpps", "ratio",
-            "fabric rx Mpps", "loss %", "same-path testpmd", "path ratio", "note"]
-    cells = [[fmt(r[k], 3 if k.endswith("ratio") else 2) for k in COLS] for r in rows]
+    # The table: the repetition columns only when there were repetitions.
+    cols = [k for k in COLS if k not in ("reps", "ratio_min", "ratio_max")
+            or any(r["reps"] > 1 for r in rows)]
+    head = [HEAD[COLS.index(k)] for k in cols]
+    cells = [[fmt(r[k], 3 if "ratio" in k else 2) for k in cols] for r in rows]
     widths = [max(len(h), *(len(c[i]) for c in cells)) if cells else len(h)
               for i, h in enumerate(head)]
     lines = ["  ".join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in
@@ -246,7 +290,7 @@ def cmd_report(a):
     sys.stdout.write(text)
     with open(a.txt, "w") as f:
         f.write(text)
-    rc = 0 if all(r["note"].find("INVALID") < 0 for r in rows) else 1
+    rc = 0 if all("INVALID" not in r["note"] for r in rows) else 1
     if a.png:
         try:
             plot(rows, ceil, a.png, a.title)
@@ -280,9 +324,8 @@ def plot(rows, ceil, png, title):
         if pts:
             ar.plot([p[0] for p in pts], [p[1] for p in pts], **kw)
     cs = {}
-    for (encap, w), c in ceil.items():
-        if c.get("valid"):
-            cs.setdefault(encap, []).append((w, c["mpps"]))
+    for (encap, w), mpps in ceil.items():
+        cs.setdefault(encap, []).append((w, mpps))
     for encap, pts in sorted(cs.items()):
         pts.sort()
         ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle="-", color=colors.get(encap),
@@ -318,6 +361,7 @@ def main():
     r.add_argument("--mode", required=True, choices=["null", "vhost", "pvp"])
     r.add_argument("--encap", required=True, choices=sorted(DECAP_EVENT))
     r.add_argument("--workers", type=int, required=True)
+    r.add_argument("--rep", type=int, default=1)
     r.add_argument("--out", required=True)
     t = sub.add_parser("testpmd")
     t.add_argument("--log", required=True)
@@ -328,6 +372,7 @@ def main():
     t.add_argument("--encap", required=True)
     t.add_argument("--mode")
     t.add_argument("--role", default="ceiling", choices=["ceiling", "path"])
+    t.add_argument("--rep", type=int, default=1)
     t.add_argument("--out", required=True)
     p = sub.add_parser("report")
     p.add_argument("points", nargs="+")
