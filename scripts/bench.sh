@@ -188,6 +188,7 @@ OUT_DIR=$(cd "$OUT_DIR" && pwd)
 WORK=$(mktemp -d /tmp/vrouter-bench.XXXXXX)
 PREFIX=vrb$$
 STARTED=()      # PIDs of the processes this script started and has not reaped yet
+HP_RESTORE=     # nr_hugepages before this script raised it
 FAILED=0
 
 forget_pid() {
@@ -213,6 +214,10 @@ cleanup() {
     fi
     # --no-huge runs keep a runtime directory per file prefix
     rm -rf /var/run/dpdk/"$PREFIX"-* 2>/dev/null || true
+    # hugepages reserved for this run go back (pages others still use are freed as released)
+    if [[ -n $HP_RESTORE ]]; then
+        echo "$HP_RESTORE" 2>/dev/null >/proc/sys/vm/nr_hugepages || true
+    fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -261,8 +266,10 @@ if ((!NO_HUGE)) && [[ -d $HP ]]; then
     free=$(cat "$HP/free_hugepages")
     if ((free < need_pages)); then
         total=$(cat "$HP/nr_hugepages")
-        log "hugepages: $free free, $need_pages wanted: raising nr_hugepages to $((total + need_pages - free))"
-        echo $((total + need_pages - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages || true
+        log "hugepages: $free free, $need_pages wanted: raising nr_hugepages to $((total + need_pages - free)) (until the end)"
+        if echo $((total + need_pages - free)) 2>/dev/null >/proc/sys/vm/nr_hugepages; then
+            HP_RESTORE=$total
+        fi
         free=$(cat "$HP/free_hugepages")
     fi
     if ! mountpoint -q /dev/hugepages 2>/dev/null && ! grep -q hugetlbfs /proc/mounts; then
