@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::datapath::pipeline::{process_burst, CoreCtx, Extra, Miss, Verdict};
 use crate::datapath::stats::MAX_PORTS;
 use crate::datapath::{CoreStats, DropReason, Packet};
-use crate::dpdk::{tsc, tsc_hz, Burst, Mbuf, RxQueue, TxBuffer, BURST_SIZE};
+use crate::dpdk::{tsc, tsc_hz, Burst, Mbuf, RxQueue, TxBuffer, TxResult, BURST_SIZE};
 use crate::tables::rcu::Published;
 use crate::tables::{PortIdx, Tables};
 
@@ -157,8 +157,8 @@ impl Worker {
                     self.rx.retain(|(p, _)| *p != port);
                     if let Some(slot) = self.tx.get_mut(usize::from(port)) {
                         if let Some(mut txb) = slot.take() {
-                            let (_, dropped) = txb.flush();
-                            count_tx_drops(&self.stats, usize::from(port), dropped);
+                            let r = txb.flush();
+                            count_tx_drops(&self.stats, usize::from(port), r);
                         }
                     }
                 }
@@ -171,8 +171,8 @@ impl Worker {
         for (port, txb) in self.tx.iter_mut().enumerate() {
             if let Some(txb) = txb {
                 if !txb.is_empty() {
-                    let (_, dropped) = txb.flush();
-                    count_tx_drops(&self.stats, port, dropped);
+                    let r = txb.flush();
+                    count_tx_drops(&self.stats, port, r);
                 }
             }
         }
@@ -189,19 +189,20 @@ fn send(stats: &CoreStats, tx: &mut [Option<TxBuffer>], out: PortIdx, m: Mbuf) {
         pc.tx_packets.add(1);
         pc.tx_bytes.add(m.len() as u64);
     }
-    let (_, dropped) = txb.push(m);
-    count_tx_drops(stats, usize::from(out), dropped);
+    let r = txb.push(m);
+    count_tx_drops(stats, usize::from(out), r);
 }
 
-/// Packets the TX queue refused: counted in the port's tx_dropped (they were counted in
-/// tx_packets when queued) and as a drop reason.
+/// Packets the TX queue refused: counted in the port's tx_dropped and as a drop reason, and
+/// taken back out of tx_packets and tx_bytes (which counted them when queued).
 #[inline]
-fn count_tx_drops(stats: &CoreStats, port: usize, dropped: usize) {
-    if dropped > 0 {
+fn count_tx_drops(stats: &CoreStats, port: usize, r: TxResult) {
+    if r.dropped > 0 {
         if let Some(pc) = stats.port(port) {
-            pc.tx_dropped.add(dropped as u64);
-            pc.tx_packets.add((dropped as u64).wrapping_neg());
+            pc.tx_dropped.add(r.dropped as u64);
+            pc.tx_packets.add((r.dropped as u64).wrapping_neg());
+            pc.tx_bytes.add(r.dropped_bytes.wrapping_neg());
         }
-        stats.drops[DropReason::TxFull as usize].add(dropped as u64);
+        stats.drops[DropReason::TxFull as usize].add(r.dropped as u64);
     }
 }

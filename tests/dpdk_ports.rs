@@ -284,13 +284,15 @@ fn ring_loopback(pool: &Mempool) {
         want.extend_from_slice(&[0xab, i as u8]);
         assert_eq!(m.data(), &want[..]);
         expect.push(want);
-        assert_eq!(txb.push(m), (0, 0), "no flush before the buffer is full");
+        assert_eq!(txb.push(m).dropped, 0, "no flush before the buffer is full");
+        assert!(!txb.is_empty());
     }
     assert_eq!(txb.len(), 5);
     assert_eq!(pool.in_use(), 5);
-    assert_eq!(txb.flush(), (5, 0));
+    let r = txb.flush();
+    assert_eq!((r.sent, r.dropped, r.dropped_bytes), (5, 0, 0));
     assert!(txb.is_empty());
-    assert_eq!(txb.flush(), (0, 0));
+    assert_eq!(txb.flush(), Default::default());
     let got = receive(&mut rxq, 5);
     assert_eq!(
         got, expect,
@@ -306,7 +308,7 @@ fn ring_loopback(pool: &Mempool) {
         } else {
             (0, 0)
         };
-        assert_eq!(r, want, "push {i}");
+        assert_eq!((r.sent, r.dropped), want, "push {i}");
     }
     let got = receive(&mut rxq, BURST_SIZE);
     assert_eq!(got.len(), BURST_SIZE);
@@ -316,12 +318,18 @@ fn ring_loopback(pool: &Mempool) {
 
     // Overfill the ring (about 1024 slots) without receiving: the TX buffer frees what the
     // driver refuses and counts it as dropped.
-    let (mut sent, mut dropped) = (0, 0);
+    let (mut sent, mut dropped, mut dropped_bytes) = (0, 0, 0);
     for i in 0..40 * BURST_SIZE {
-        let (s, d) = txb.push(mbuf_from(pool, &frame(i as u8, 60)));
-        sent += s;
-        dropped += d;
+        let r = txb.push(mbuf_from(pool, &frame(i as u8, 60)));
+        sent += r.sent;
+        dropped += r.dropped;
+        dropped_bytes += r.dropped_bytes;
     }
+    assert_eq!(
+        dropped_bytes,
+        dropped as u64 * 60,
+        "the refused packets' bytes"
+    );
     assert_eq!(sent + dropped, 40 * BURST_SIZE);
     assert!(
         dropped > 0,
@@ -429,9 +437,13 @@ fn pcap_tx(pool: &Mempool, pid: u32) {
     let mut txb = TxBuffer::new(port.tx_queue(0).expect("TX queue"));
     let lens = [60usize, 342, 1514];
     for (i, &len) in lens.iter().enumerate() {
-        assert_eq!(txb.push(mbuf_from(pool, &frame(i as u8, len))), (0, 0));
+        assert_eq!(
+            txb.push(mbuf_from(pool, &frame(i as u8, len))),
+            Default::default()
+        );
     }
-    assert_eq!(txb.flush(), (3, 0));
+    let r = txb.flush();
+    assert_eq!((r.sent, r.dropped), (3, 0));
     assert_eq!(pool.in_use(), 0, "pcap TX frees the mbufs it wrote");
     let st = port.stats().expect("stats");
     assert_eq!(st.opackets, 3);

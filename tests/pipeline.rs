@@ -1373,9 +1373,15 @@ fn fast_path_templates() -> Vec<(u16, Vec<u8>)> {
     };
     vec![
         (0, vxlan_from_peer(100, 0x08, &inner)),
-        (0, vxlan_from_peer(100, 0x08, &remote_inner(VM2, 64, &[1; 1400]))),
+        (
+            0,
+            vxlan_from_peer(100, 0x08, &remote_inner(VM2, 64, &[1; 1400])),
+        ),
         (0, vxlan_from_peer(100, 0x08, &remote_inner(VM, 1, b"ttl"))),
-        (0, vxlan_from_peer(100, 0x08, &tcp_syn(REMOTE, VM2, 1460, false))),
+        (
+            0,
+            vxlan_from_peer(100, 0x08, &tcp_syn(REMOTE, VM2, 1460, false)),
+        ),
         (0, vxlan_from_peer(100, 0x08, &tcp_ack)),
         (0, mpls_over(true, 300, 64, &inner[14..])),
         (0, mpls_over(false, 300, 64, &inner[14..])),
@@ -1398,7 +1404,12 @@ fn fast_path_templates() -> Vec<(u16, Vec<u8>)> {
 
 /// One burst through a fresh rig with the fast paths on or off: verdicts, bytes out, extra
 /// packets, and every drop and event counter.
-type BurstOutcome = (Vec<Verdict>, Vec<Vec<u8>>, Vec<(Vec<u8>, Verdict)>, Vec<u64>);
+type BurstOutcome = (
+    Vec<Verdict>,
+    Vec<Vec<u8>>,
+    Vec<(Vec<u8>, Verdict)>,
+    Vec<u64>,
+);
 
 fn run_burst(fast: bool, port: u16, frames: &[Vec<u8>]) -> BurstOutcome {
     let mut r = Rig::new();
@@ -1418,7 +1429,12 @@ fn run_burst(fast: bool, port: u16, frames: &[Vec<u8>]) -> BurstOutcome {
         .chain(r.stats.events.iter())
         .map(|c| c.get())
         .collect();
-    (v, pkts.iter().map(|p| p.data().to_vec()).collect(), extra, counters)
+    (
+        v,
+        pkts.iter().map(|p| p.data().to_vec()).collect(),
+        extra,
+        counters,
+    )
 }
 
 #[test]

@@ -36,6 +36,7 @@ pub use mbuf::{check_flags, flags as mbuf_flags, Mbuf};
 pub use mempool::{Mempool, DEFAULT_DATA_ROOM, MBUF_HEADROOM};
 pub use port::{
     port_by_name, probe, remove_vdev, Port, PortConf, PortHwStats, RxQueue, TxBuffer, TxQueue,
+    TxResult,
 };
 
 /// "Any NUMA socket", for [`Mempool::pktmbuf`] and friends.

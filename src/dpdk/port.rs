@@ -564,6 +564,19 @@ impl TxQueue {
     }
 }
 
+use crate::datapath::Packet as _;
+
+/// What a TX buffer flush did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxResult {
+    /// Packets the driver took.
+    pub sent: usize,
+    /// Packets it refused (freed).
+    pub dropped: usize,
+    /// Their bytes.
+    pub dropped_bytes: u64,
+}
+
 /// A TX queue with a buffer of up to [`BURST_SIZE`](super::BURST_SIZE) packets in front of it, as l3fwd keeps
 /// one per port per worker: packets collect until the buffer is full (or the worker flushes
 /// on its timer), so the driver is called once per burst, not per packet.
@@ -582,34 +595,47 @@ impl TxBuffer {
         }
     }
 
-    /// Queues `m`; when that fills the buffer, flushes it and returns the flush's
-    /// `(sent, dropped)`, else `(0, 0)`.
+    /// Queues `m`; when that fills the buffer, flushes it and returns the flush's result,
+    /// else an empty one.
     #[inline]
-    pub fn push(&mut self, m: Mbuf) -> (usize, usize) {
+    pub fn push(&mut self, m: Mbuf) -> TxResult {
         // The buffer is never left full (see below), so this cannot fail; if it ever did,
         // `m` would be dropped (freed) and counted.
         if let Err(m) = self.buf.push(m) {
+            let bytes = m.len() as u64;
             drop(m);
-            return (0, 1);
+            return TxResult {
+                sent: 0,
+                dropped: 1,
+                dropped_bytes: bytes,
+            };
         }
         if self.buf.is_full() {
             self.flush()
         } else {
-            (0, 0)
+            TxResult::default()
         }
     }
 
     /// Sends what is buffered; mbufs the driver does not take (ring full) are freed.
-    /// Returns `(sent, dropped)`.
     #[inline]
-    pub fn flush(&mut self) -> (usize, usize) {
+    pub fn flush(&mut self) -> TxResult {
         if self.buf.is_empty() {
-            return (0, 0);
+            return TxResult::default();
         }
         let sent = self.txq.tx_burst(&mut self.buf);
         let dropped = self.buf.len();
+        let dropped_bytes = if dropped == 0 {
+            0
+        } else {
+            self.buf.as_mut_slice().iter().map(|m| m.len() as u64).sum()
+        };
         self.buf.clear();
-        (sent, dropped)
+        TxResult {
+            sent,
+            dropped,
+            dropped_bytes,
+        }
     }
 
     /// Packets waiting.

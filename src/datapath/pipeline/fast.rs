@@ -177,8 +177,7 @@ pub(super) fn fabric<P: Packet>(
         return None;
     }
     // Not a fragment (DF may be set), addressed to us, checksum right.
-    if h[20] & 0x3F != 0 || h[21] != 0 || rd32(h, 30) != u32::from_ne_bytes(t.fabric.ip.octets())
-    {
+    if h[20] & 0x3F != 0 || h[21] != 0 || rd32(h, 30) != u32::from_ne_bytes(t.fabric.ip.octets()) {
         return None;
     }
     if !p.rx_ip_csum_good() && !csum_ok(h[14..34].try_into().ok()?) {
@@ -344,9 +343,10 @@ pub(super) fn vif<P: Packet>(
                 return None;
             }
             let d = p.data_mut();
-            let Some(ip) = d.get_mut(ETH..ETH + 20).and_then(|s| s.first_chunk_mut::<20>()) else {
-                return None;
-            };
+            // Always there: route4 checked total >= 20.
+            let ip = d
+                .get_mut(ETH..ETH + 20)
+                .and_then(|s| s.first_chunk_mut::<20>())?;
             decrement_ttl(ip);
             let tos = ip[1];
             let hash = super::flow_hash_v4(&d[ETH..]);
@@ -391,8 +391,16 @@ fn encap4<P: Packet>(
     };
     let (src, dst) = (t.fabric.ip.octets(), tun.dst.octets());
     let len = outer_len as u16;
-    let w = |a: [u8; 4]| u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]));
-    let sum = 0x4500 + u32::from(tos) + u32::from(len) + 0x4000 + (64 << 8 | u32::from(proto)) + w(src) + w(dst);
+    let w = |a: [u8; 4]| {
+        u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]))
+    };
+    let sum = 0x4500
+        + u32::from(tos)
+        + u32::from(len)
+        + 0x4000
+        + (64 << 8 | u32::from(proto))
+        + w(src)
+        + w(dst);
     let csum = crate::wire::checksum::fold(sum);
     d[0..6].copy_from_slice(nmac);
     d[6..12].copy_from_slice(&t.fabric.mac);
