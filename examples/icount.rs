@@ -1,7 +1,9 @@
 //! Pushes N packets of one path through the pipeline, for a deterministic instruction count
 //! under `valgrind --tool=callgrind` (see scripts/icount.sh, which prints the table).
 //!
-//!   icount PATH N        PATH: vxlan_decap | vxlan_encap | mpls_udp_decap | mpls_gre_decap |
+//!   icount PATH N [offload]
+//!                        offload: packets arrive marked "IPv4 checksum good" by the NIC
+//!                        PATH: vxlan_decap | vxlan_encap | mpls_udp_decap | mpls_gre_decap |
 //!                              mpls_udp_encap | mpls_gre_encap | vif_to_vif | proxy_arp | reset_only
 //!
 //! Each burst first restores its 32 packets from templates (`reset_only` counts that alone,
@@ -228,7 +230,15 @@ fn main() {
         .unwrap();
     let mut ctx = CoreCtx::new(Arc::new(CoreStats::default()), 1_000_000_000);
     let (port, tmpl, want) = templates(path);
-    let mut pkts: Vec<VecPacket> = tmpl.iter().map(|f| VecPacket::from_bytes(f)).collect();
+    let offload = args.get(3).is_some_and(|a| a == "offload");
+    let mut pkts: Vec<VecPacket> = tmpl
+        .iter()
+        .map(|f| {
+            let mut p = VecPacket::from_bytes(f);
+            p.ip_csum_good = offload;
+            p
+        })
+        .collect();
     let mut verdicts = [Verdict::Drop(DropReason::TxFull); 32];
     let mut extra = Extra::default();
     // Check the path before counting it.

@@ -51,7 +51,7 @@ pub trait Packet {
     where
         Self: Sized;
     /// Length in bytes.
-    #[inline]
+    #[inline(always)]
     fn len(&self) -> usize {
         self.data().len()
     }

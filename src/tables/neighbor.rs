@@ -78,7 +78,7 @@ impl NeighborTable {
     }
 
     /// The MAC of neighbour `i`, if resolved.
-    #[inline]
+    #[inline(always)]
     pub fn mac(&self, i: u32) -> Option<MacAddr> {
         if i as usize >= self.ips.len() {
             return None;
