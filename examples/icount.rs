@@ -1,7 +1,7 @@
 //! Pushes N packets of one path through the pipeline, for a deterministic instruction count
 //! under `valgrind --tool=callgrind` (see scripts/icount.sh, which prints the table).
 //!
-//!   icount PATH N [offload]
+//!   icount PATH N [offload]   (vxlan_decap_32dst: 32 destinations per burst, one FIB lookup each)
 //!                        offload: packets arrive marked "IPv4 checksum good" by the NIC
 //!                        PATH: vxlan_decap | vxlan_encap | mpls_udp_decap | mpls_gre_decap |
 //!                              mpls_udp_encap | mpls_gre_encap | vif_to_vif | proxy_arp | reset_only
@@ -73,6 +73,10 @@ nexthop = 20
 vrf = 1
 prefix = "198.51.100.21/32"
 nexthop = 21
+[[route]]
+vrf = 1
+prefix = "198.51.100.64/26"
+nexthop = 11
 [[mpls]]
 label = 300
 nexthop = 11
@@ -135,15 +139,22 @@ fn inner_ip(src: [u8; 4], dst: [u8; 4], i: u16) -> Vec<u8> {
 fn templates(path: &str) -> (u16, Vec<Vec<u8>>, Verdict) {
     let flows = 0..32u16;
     match path {
-        "vxlan_decap" | "reset_only" => (
+        "vxlan_decap" | "vxlan_decap_32dst" | "reset_only" => (
             0,
             flows
                 .map(|i| {
+                    // 32dst: every packet of the burst to another address (a /26 to vm1), so
+                    // each needs its own FIB lookup.
+                    let dst = if path == "vxlan_decap_32dst" {
+                        [198, 51, 100, 64 + i as u8]
+                    } else {
+                        [198, 51, 100, 2]
+                    };
                     let inner = eth(
                         RMAC,
                         [2, 0, 0, 0, 2, 1],
                         0x0800,
-                        &inner_ip([198, 51, 100, 1], [198, 51, 100, 2], i),
+                        &inner_ip([198, 51, 100, 1], dst, i),
                     );
                     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 100, 0];
                     vx.extend_from_slice(&inner);

@@ -23,8 +23,8 @@ per_packet() { # per_packet PATH [offload] -> instructions per packet, start-up 
 }
 reset=$(per_packet reset_only)
 printf '%-16s %14s %26s\n' "path" "instr/packet" "with NIC IPv4 csum offload"
-for p in vxlan_decap mpls_udp_decap mpls_gre_decap vxlan_encap mpls_udp_encap mpls_gre_encap vif_to_vif proxy_arp; do
-    if [[ $p == *_decap ]]; then
+for p in vxlan_decap vxlan_decap_32dst mpls_udp_decap mpls_gre_decap vxlan_encap mpls_udp_encap mpls_gre_encap vif_to_vif proxy_arp; do
+    if [[ $p == *_decap* ]]; then
         off=$(($(per_packet "$p" offload) - reset))
     else
         off=-

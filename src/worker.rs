@@ -75,6 +75,8 @@ impl Worker {
         let mut last_drain = tsc();
         let mut idle = 0u32;
         self.tx.resize_with(MAX_PORTS, || None);
+        let mut active: Vec<usize> = Vec::with_capacity(MAX_PORTS);
+        active.extend(self.tx.iter().enumerate().filter(|(_, t)| t.is_some()).map(|(i, _)| i));
         self.tables.online(self.id);
         while !self.stop.load(Ordering::Relaxed) {
             let now = tsc();
@@ -115,17 +117,21 @@ impl Worker {
                 }
             }
             if now.wrapping_sub(last_drain) >= drain_ticks {
-                self.flush_all();
+                self.flush(&active);
                 last_drain = now;
             }
             self.tables.quiescent(self.id);
             if !self.mailbox.cmds.is_empty() {
                 self.take_commands();
+                active.clear();
+                active.extend(
+                    self.tx.iter().enumerate().filter(|(_, t)| t.is_some()).map(|(i, _)| i),
+                );
             }
             if got == 0 && self.idle_sleep_us > 0 {
                 idle += 1;
                 if idle >= IDLE_POLLS_BEFORE_SLEEP {
-                    self.flush_all();
+                    self.flush(&active);
                     self.tables.offline(self.id);
                     std::thread::sleep(Duration::from_micros(self.idle_sleep_us));
                     self.tables.online(self.id);
@@ -134,7 +140,7 @@ impl Worker {
                 idle = 0;
             }
         }
-        self.flush_all();
+        self.flush(&active);
         self.tables.offline(self.id);
         // Hand the queue handles back (dropped here) before the control thread stops ports.
         self.rx.clear();
@@ -167,9 +173,10 @@ impl Worker {
         }
     }
 
-    fn flush_all(&mut self) {
-        for (port, txb) in self.tx.iter_mut().enumerate() {
-            if let Some(txb) = txb {
+    /// Flushes the TX buffers of the ports in `active` (those the worker has).
+    fn flush(&mut self, active: &[usize]) {
+        for &port in active {
+            if let Some(Some(txb)) = self.tx.get_mut(port) {
                 if !txb.is_empty() {
                     let r = txb.flush();
                     count_tx_drops(&self.stats, port, r);

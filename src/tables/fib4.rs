@@ -13,16 +13,16 @@
 //!   for random destinations — is answered by the short prefixes or the default after one
 //!   probe.
 //! - `/25`–`/32` ("long"): a flat table keyed by (length, prefix), probed only when the block
-//!   says it holds longer prefixes, for the lengths the VRF has (`long_lens`), longest first.
+//!   says it holds longer prefixes, for the lengths the block has, longest first.
 //!
 //! Both flat tables are arrays of `u64` (key and value packed, 8 per cache line) with linear
 //! probing and backward-shift deletion (no tombstones), at most 3/4 full. The control plane
 //! clones a VRF's `Fib4` on write; workers only read it.
 
-use super::lpm::{Key, Lpm4, NhIdx};
+use super::lpm::{Lpm4, NhIdx};
 
 /// Nexthop indices a FIB can hold: `0..MAX_NH`. The control plane refuses more nexthops.
-pub const MAX_NH: u32 = (1 << 29) - 1;
+pub const MAX_NH: u32 = (1 << 23) - 1;
 
 /// The IPv4 FIB of one VRF.
 #[derive(Clone, Debug)]
@@ -32,8 +32,6 @@ pub struct Fib4 {
     default: u32,
     /// Bit `l` set when a prefix of length `l` (1..=23) exists.
     short_lens: u32,
-    /// Bit `l - 25` set when a prefix of length `l` (25..=32) exists.
-    long_lens: u8,
     /// A one-hash Bloom filter over the blocks present: 8 bits per block slot, so a random
     /// destination is usually answered from this small array (about 1 bit in 10 set) without
     /// touching the blocks table. Bits are set on insert and only cleared when the filter is
@@ -44,8 +42,6 @@ pub struct Fib4 {
     long: Table,
     /// Prefixes of length 1..=23; `None` while there are none (it is the bulky part).
     short: Option<Box<Lpm4>>,
-    /// Number of prefixes per length 25..=32, to keep `long_lens` exact.
-    long_count: [u32; 8],
     /// Number of prefixes.
     count: usize,
 }
@@ -54,11 +50,14 @@ pub struct Fib4 {
 const NONE: u32 = u32::MAX;
 
 // Block entry: bits 0..24 block (addr >> 8), 24..33 number of longer prefixes inside (≤ 510),
-// 33..64 the /24's nexthop (31 bits, all ones = none).
-const B_NH_SHIFT: u32 = 33;
-const B_NH_NONE: u64 = (1 << 31) - 1;
+// 33..41 the lengths 25..32 they have (bit l - 25; set on insert, cleared when the count drops
+// to 0: a stale bit costs a probe, never a wrong answer), 41..64 the /24's nexthop (23 bits,
+// all ones = none).
+const B_NH_SHIFT: u32 = 41;
+const B_NH_NONE: u64 = (1 << 23) - 1;
 const B_CNT_SHIFT: u32 = 24;
 const B_CNT_MASK: u64 = 0x1FF;
+const B_LENS_SHIFT: u32 = 33;
 const B_KEY_MASK: u64 = 0xFF_FFFF;
 // Long entry: bits 0..32 the masked prefix, 32..35 length − 25, 35..64 nexthop (29 bits).
 const L_NH_SHIFT: u32 = 35;
@@ -110,7 +109,10 @@ impl Table {
         let mut i = self.home(key);
         loop {
             // The table is never full (load ≤ 3/4), so an empty slot ends every probe.
-            let e = *self.slots.get(i)?;
+            debug_assert!(i < self.slots.len());
+            // SAFETY: `used > 0`, so `slots` is allocated with a power-of-two length and
+            // `mask = len - 1`; `home` and the step below both reduce `i` with `& mask`.
+            let e = unsafe { *self.slots.get_unchecked(i) };
             if e == Self::EMPTY {
                 return None;
             }
@@ -218,12 +220,10 @@ impl Default for Fib4 {
         Fib4 {
             default: NONE,
             short_lens: 0,
-            long_lens: 0,
             filter: Box::new([]),
             blocks: Table::new(),
             long: Table::new(),
             short: None,
-            long_count: [0; 8],
             count: 0,
         }
     }
@@ -240,15 +240,25 @@ fn block_cnt(e: u64) -> u64 {
     (e >> B_CNT_SHIFT) & B_CNT_MASK
 }
 
+/// The lengths (bit l - 25) of the longer prefixes a block holds, maybe with stale bits.
 #[inline(always)]
-fn block_entry(block: u64, cnt: u64, nh: Option<NhIdx>) -> u64 {
+fn block_lens(e: u64) -> u8 {
+    (e >> B_LENS_SHIFT) as u8
+}
+
+#[inline(always)]
+fn block_entry(block: u64, cnt: u64, lens: u8, nh: Option<NhIdx>) -> u64 {
     let nh = nh.map_or(B_NH_NONE, u64::from);
-    nh << B_NH_SHIFT | cnt << B_CNT_SHIFT | block
+    // No longer prefix left: no length either.
+    let lens = if cnt == 0 { 0 } else { u64::from(lens) };
+    nh << B_NH_SHIFT | lens << B_LENS_SHIFT | cnt << B_CNT_SHIFT | block
 }
 
 #[inline(always)]
 fn long_key(addr: u32, len: u8) -> u64 {
-    u64::from(u8::saturating_sub(len, 25)) << 32 | u64::from(addr.mask(len))
+    // len is 25..=32: the shift is 0..=7, never 32.
+    let l = len.saturating_sub(25);
+    u64::from(l) << 32 | u64::from(addr & (u32::MAX << (7 - l.min(7))))
 }
 
 /// The filter word index and bit of a block, for a filter of `words` words (a power of two).
@@ -313,11 +323,11 @@ impl Fib4 {
             }
             24 => {
                 let b = u64::from(addr >> 8);
-                let (cnt, old) = match self.blocks.find(b, B_KEY_MASK) {
-                    Some(e) => (block_cnt(e), block_nh(e)),
-                    None => (0, None),
+                let (cnt, lens, old) = match self.blocks.find(b, B_KEY_MASK) {
+                    Some(e) => (block_cnt(e), block_lens(e), block_nh(e)),
+                    None => (0, 0, None),
                 };
-                self.put_block(b, block_entry(b, cnt, Some(nh)));
+                self.put_block(b, block_entry(b, cnt, lens, Some(nh)));
                 old
             }
             _ => {
@@ -328,14 +338,12 @@ impl Fib4 {
                     .map(|e| (e >> L_NH_SHIFT) as NhIdx);
                 if old.is_none() {
                     let b = u64::from(addr >> 8);
-                    let (cnt, nh24) = match self.blocks.find(b, B_KEY_MASK) {
-                        Some(e) => (block_cnt(e), block_nh(e)),
-                        None => (0, None),
+                    let (cnt, lens, nh24) = match self.blocks.find(b, B_KEY_MASK) {
+                        Some(e) => (block_cnt(e), block_lens(e), block_nh(e)),
+                        None => (0, 0, None),
                     };
-                    self.put_block(b, block_entry(b, cnt + 1, nh24));
                     let i = usize::from(len - 25);
-                    self.long_count[i] += 1;
-                    self.long_lens |= 1 << i;
+                    self.put_block(b, block_entry(b, cnt + 1, lens | 1 << i, nh24));
                 }
                 old
             }
@@ -371,7 +379,7 @@ impl Fib4 {
                 if block_cnt(e) == 0 {
                     self.drop_block(b);
                 } else {
-                    self.put_block(b, block_entry(b, block_cnt(e), None));
+                    self.put_block(b, block_entry(b, block_cnt(e), block_lens(e), None));
                 }
                 Some(old)
             }
@@ -383,13 +391,8 @@ impl Fib4 {
                     if cnt == 0 && block_nh(e).is_none() {
                         self.drop_block(b);
                     } else {
-                        self.put_block(b, block_entry(b, cnt, block_nh(e)));
+                        self.put_block(b, block_entry(b, cnt, block_lens(e), block_nh(e)));
                     }
-                }
-                let i = usize::from(len - 25);
-                self.long_count[i] -= 1;
-                if self.long_count[i] == 0 {
-                    self.long_lens &= !(1 << i);
                 }
                 Some((old >> L_NH_SHIFT) as NhIdx)
             }
@@ -447,8 +450,8 @@ impl Fib4 {
     #[inline(always)]
     pub fn finish(&self, addr: u32, block: u64) -> Option<NhIdx> {
         if block != Self::NO_BLOCK {
-            if block_cnt(block) != 0 {
-                if let Some(nh) = self.lookup_long(addr) {
+            if block_lens(block) != 0 {
+                if let Some(nh) = self.lookup_long(addr, block_lens(block)) {
                     return Some(nh);
                 }
             }
@@ -469,16 +472,16 @@ impl Fib4 {
     /// prefixes (the longest length the VRF has: host routes, typically).
     #[inline(always)]
     pub fn prefetch_long(&self, addr: u32, block: u64) {
-        if block != Self::NO_BLOCK && block_cnt(block) != 0 && self.long_lens != 0 {
-            let len = 32 - self.long_lens.leading_zeros() as u8;
+        let lens = block_lens(block);
+        if block != Self::NO_BLOCK && lens != 0 {
+            let len = 32 - lens.leading_zeros() as u8;
             crate::tables::prefetch(self.long.home_ptr(long_key(addr, 24 + len)));
         }
     }
 
-    /// Lengths 32 down to 25 that the VRF has.
+    /// Lengths 32 down to 25 that the block has (`lens`, bit l - 25).
     #[inline]
-    fn lookup_long(&self, addr: u32) -> Option<NhIdx> {
-        let mut lens = self.long_lens;
+    fn lookup_long(&self, addr: u32, mut lens: u8) -> Option<NhIdx> {
         while lens != 0 {
             let i = 7 - lens.leading_zeros() as u8;
             lens &= !(1 << i);
@@ -555,6 +558,7 @@ impl Fib4 {
 
 #[cfg(test)]
 mod tests {
+    use super::super::lpm::Key;
     use super::*;
     use proptest::prelude::*;
 
@@ -584,7 +588,7 @@ mod tests {
         assert_eq!(f.remove(0xC633_6402, 32), None);
         assert_eq!(f.remove(0xC633_6480, 25), Some(4));
         assert_eq!(f.blocks.used, 0, "an empty block is removed");
-        assert_eq!(f.long_lens, 0);
+        assert_eq!(f.long.used, 0);
         assert_eq!(f.lookup(0xC633_6402), Some(5));
         assert_eq!(
             f.insert(0xC633_FFFF, 16, 9),
