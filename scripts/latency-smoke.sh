@@ -3,7 +3,9 @@
 # point at 10 % and 50 % of the maximum rate, then checks of its JSON results and of the
 # router's counters. It checks that the kit works, not how fast the router is: on a shared
 # 2-core machine the figures themselves are noise.
-#   scripts/latency-smoke.sh            (KEEP=1 keeps the work directory)
+#   scripts/latency-smoke.sh [VROUTER_BIN]     (KEEP=1 keeps the work directory)
+# VROUTER_BIN: the router to test (default: target/release/vrouter); the generator is built
+# here (cargo build --release --example loadgen, incremental).
 set -euo pipefail
 LOG_TAG=latency-smoke
 # shellcheck source=scripts/lib.sh
@@ -14,9 +16,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
+ARGS=(--direction both --duration 1 --warmup 0.2 --rates 10,50 --out "$OUT")
+[[ -n ${1:-} ]] && ARGS+=(--vrouter "$(resolve_bin "$1")")
+
 rc=0
-"$SCRIPTS_DIR/latency.sh" --direction both --duration 1 --warmup 0.2 --rates 10,50 \
-    --out "$OUT" >"$OUT/latency.out" 2>&1 || rc=$?
+"$SCRIPTS_DIR/latency.sh" "${ARGS[@]}" >"$OUT/latency.out" 2>&1 || rc=$?
 if ((rc == 0)); then pass "latency.sh ran both directions"; else fail "latency.sh exit status $rc"; fi
 
 # check_results DIRECTION: the sweep's JSON is complete and plausible.

@@ -25,6 +25,7 @@
 #                       (defaults: machines with fewer than 6 CPUs / the others)
 #   --out DIR           keep config, logs and JSON results in DIR (else a temp dir, removed)
 #   --no-build          use target/release binaries as they are
+#   --vrouter PATH      the router binary to measure (default target/release/vrouter)
 #   --bundle DIR        use DIR/bin/{vrouter,loadgen} from a device bundle (no cargo)
 #   --make-bundle DIR   build release binaries, bundle them with their DPDK libraries and
 #                       drivers into DIR (../shared/tools/device-bundle.sh), and exit
@@ -44,7 +45,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; }
 
 DIRECTION=both DURATION=5 WARMUP=1 RATES=10,50,90 MAX_PPS= BURST=1 FLOWS=1024 SIZE=64
-IDLE_SLEEP=0 ROUTER_LCORES= GEN_LCORES= OUT= NO_BUILD=0 BUNDLE= MAKE_BUNDLE=
+IDLE_SLEEP=0 ROUTER_LCORES= GEN_LCORES= OUT= NO_BUILD=0 BUNDLE= MAKE_BUNDLE= VROUTER=
 
 need_arg() { [[ $# -ge 2 && -n $2 ]] || die "$1 needs a value (see --help)"; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
@@ -66,6 +67,7 @@ while [[ $# -gt 0 ]]; do
         --gen-lcores) need_arg "$@"; GEN_LCORES=$2; shift 2 ;;
         --out) need_arg "$@"; OUT=$2; shift 2 ;;
         --no-build) NO_BUILD=1; shift ;;
+        --vrouter) need_arg "$@"; VROUTER=$2; shift 2 ;;
         --bundle) need_arg "$@"; BUNDLE=$2; shift 2 ;;
         --make-bundle) need_arg "$@"; MAKE_BUNDLE=$2; shift 2 ;;
         -h|--help) usage; exit 0 ;;
@@ -89,12 +91,17 @@ is_uint "$IDLE_SLEEP" || die "--idle-sleep-us: '$IDLE_SLEEP' is not a non-negati
 [[ -z $ROUTER_LCORES ]] || is_lcores "$ROUTER_LCORES" || die "--router-lcores: '$ROUTER_LCORES' is not an lcore list (e.g. 1-2)"
 [[ -z $GEN_LCORES ]] || is_lcores "$GEN_LCORES" || die "--gen-lcores: '$GEN_LCORES' is not an lcore list (e.g. 3-4)"
 [[ -z $BUNDLE || -z $MAKE_BUNDLE ]] || die "--bundle and --make-bundle exclude each other"
+[[ -z $BUNDLE || -z $VROUTER ]] || die "--bundle and --vrouter exclude each other"
+if [[ -n $VROUTER ]]; then
+    VROUTER=$(realpath "$VROUTER" 2>/dev/null) && [[ -x $VROUTER ]] || die "--vrouter: not an executable file"
+fi
 
 # ----------------------------------------------------------------------------- binaries
 build_release() {
     command -v cargo >/dev/null || die "cargo not found (use --bundle DIR on a machine without Rust)"
     log "building release binaries (vrouter, examples/loadgen)"
-    (cd "$REPO_ROOT" && cargo build --release --bin vrouter --example loadgen) >&2
+    (cd "$REPO_ROOT" && cargo build --release --bin vrouter --example loadgen) >&2 \
+        || die "cargo build failed"
 }
 
 if [[ -n $MAKE_BUNDLE ]]; then
@@ -140,7 +147,7 @@ if [[ -n $BUNDLE ]]; then
             'mount -t tmpfs none "$0" && exec "$@"' "$sysdir" "${RUN_PREFIX[@]}")
     fi
 else
-    VR=$REPO_ROOT/target/release/vrouter LG=$REPO_ROOT/target/release/examples/loadgen
+    VR=${VROUTER:-$REPO_ROOT/target/release/vrouter} LG=$REPO_ROOT/target/release/examples/loadgen
     ((NO_BUILD)) || build_release
     [[ -x $VR && -x $LG ]] || die "$VR or $LG missing (cargo build --release --bin vrouter --example loadgen)"
 fi
@@ -282,8 +289,14 @@ vrouter latency: loadgen (virtio-user) ⇄ vhost-user ⇄ vrouter, end to end.
   router: EAL -l $ROUTER_LCORES (first lcore: control thread, others: workers), --idle-sleep-us $IDLE_SLEEP$( ((IDLE_SLEEP == 0)) && echo " (busy polling)")
   generator: EAL -l $GEN_LCORES$( [[ $GEN_LCORES =~ ^[0-9]+$ ]] && echo " (one loop sends and receives)")
   machine: $NCPU CPUs$( ((NCPU < 6)) && echo "; router and generator share them with everything else: figures are noisy")
-  binaries: $( [[ -n $BUNDLE ]] && echo "bundle $BUNDLE" || echo "target/release")
+  binaries: $( [[ -n $BUNDLE ]] && echo "bundle $BUNDLE" || echo "$VR, $LG")
 EOF
+# Other busy-polling DPDK programs on these CPUs (another test, another engineer's router)
+# take turns with ours and the figures show it.
+others=$(pgrep -x 'vrouter|dpdk-testpmd|loadgen|testpmd' | tr '\n' ' ' || true)
+if [[ -n $others ]]; then
+    echo "  warning: other DPDK programs are running (pids ${others% }): they compete for the CPUs"
+fi
 start_router
 status=0
 for d in "${DIRECTIONS[@]}"; do
