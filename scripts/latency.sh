@@ -293,7 +293,7 @@ vrouter latency: loadgen (virtio-user) ⇄ vhost-user ⇄ vrouter, end to end.
 EOF
 # Other busy-polling DPDK programs on these CPUs (another test, another engineer's router)
 # take turns with ours and the figures show it.
-others=$(pgrep -x 'vrouter|dpdk-testpmd|loadgen|testpmd' | tr '\n' ' ' || true)
+others=$(ps -eo pid=,comm= | awk '$2 ~ /^(vrouter|dpdk-testpmd|testpmd|loadgen)$/ { printf "%s ", $1 }')
 if [[ -n $others ]]; then
     echo "  warning: other DPDK programs are running (pids ${others% }): they compete for the CPUs"
 fi
