@@ -247,7 +247,7 @@ impl RunRx {
         if p.seq < self.next_seq {
             self.reordered += 1;
         } else {
-            self.next_seq = p.seq + 1;
+            self.next_seq = p.seq.saturating_add(1);
         }
     }
 }
