@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 command -v valgrind >/dev/null || { echo "icount: valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
 N=${1:-32000}
 cargo build --release --example icount >/dev/null 2>&1 || cargo build --release --example icount
-BIN=target/release/examples/icount
+BIN=${ICOUNT_BIN:-target/release/examples/icount}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 count() { # count PATH PACKETS [offload] -> total instructions
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.out" "$BIN" "$1" "$2" ${3:-} >/dev/null 2>"$tmp/err" ||
