@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use super::api::proto::Change;
 use super::model::Model;
-use crate::tables::{Fabric, MacAddr, NeighborTable, PmtuTable, Port, PortKind, Tables, UdpDecap};
+use crate::tables::{
+    Fabric, Generation, MacAddr, NeighborTable, PmtuTable, Port, PortKind, Tables, UdpDecap,
+};
 use crate::wire::{mpls::PORT_MPLS_UDP, vxlan};
 
 /// The MAC the router uses toward VMs unless configured (the one Tungsten Fabric uses).
@@ -273,6 +275,7 @@ impl Config {
             })?;
         }
         Ok(Tables {
+            generation: Generation::fresh(),
             router_mac,
             fabric: Fabric {
                 ip: fip,

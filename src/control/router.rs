@@ -61,6 +61,30 @@ struct Router {
 }
 
 /// Runs the router until SIGINT/SIGTERM or the run-for deadline.
+/// The launched workers: dropping this stops them and waits for each.
+struct Running {
+    stop: Arc<AtomicBool>,
+    lcores: Vec<u32>,
+}
+
+impl Running {
+    fn stop_and_wait(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for lcore in self.lcores.drain(..) {
+            let rc = dpdk::wait_lcore(lcore);
+            if rc != 0 {
+                log::error!("worker on lcore {lcore} exited with {rc}");
+            }
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop_and_wait();
+    }
+}
+
 pub fn run(opts: &Options) -> Result<()> {
     let config = Config::load(&opts.config)?;
     // Validate everything before touching DPDK: a bad config starts nothing.
@@ -180,6 +204,16 @@ pub fn run(opts: &Options) -> Result<()> {
             .collect(),
         in_use_at_start: 0,
     };
+    // The API socket is bound before any worker starts: a socket in use is an error that
+    // starts nothing.
+    let (api, api_rx, hub) = server::spawn(&opts.api_socket)
+        .with_context(|| format!("API socket {}", opts.api_socket.display()))?;
+    // From the first launch on, any early return stops and waits for the workers (the guard),
+    // so that EAL cleanup never waits on lcores that still forward.
+    let mut running = Running {
+        stop: stop.clone(),
+        lcores: Vec::new(),
+    };
     for (w, &lcore) in lcores.iter().enumerate() {
         let q = w as u16;
         let mut rx = Vec::new();
@@ -208,6 +242,7 @@ pub fn run(opts: &Options) -> Result<()> {
         };
         dpdk::launch(lcore, move || worker.run())
             .with_context(|| format!("launching lcore {lcore}"))?;
+        running.lcores.push(lcore);
     }
     router.in_use_at_start = u64::from(router.pool.in_use());
     log::info!(
@@ -219,9 +254,6 @@ pub fn run(opts: &Options) -> Result<()> {
         nq,
         lcores
     );
-
-    let (api, api_rx, hub) = server::spawn(&opts.api_socket)
-        .with_context(|| format!("API socket {}", opts.api_socket.display()))?;
 
     // Control loop.
     let term = Arc::new(AtomicBool::new(false));
@@ -272,13 +304,7 @@ pub fn run(opts: &Options) -> Result<()> {
     }
     drop(api);
 
-    stop.store(true, Ordering::Relaxed);
-    for &lcore in &lcores {
-        let rc = dpdk::wait_lcore(lcore);
-        if rc != 0 {
-            log::error!("worker on lcore {lcore} exited with {rc}");
-        }
-    }
+    running.stop_and_wait();
     // Workers are gone and have flushed their buffers: what is still in use sits in rings.
     let final_report = router.report();
     println!("vrouter: final counters\n{}", final_report.to_text());
@@ -839,9 +865,11 @@ fn open_vif(
     let (devargs, vdev) = match dev {
         VifDev::Vhost { socket, client } => {
             if !client {
-                remove_stale_socket(socket);
+                remove_stale_socket(socket)?;
             }
-            let vname = format!("net_vhost{vhost_seq}");
+            // A prefix of the vhost driver's name that users' own devargs ("net_vhost0", ...)
+            // do not take.
+            let vname = format!("net_vhost_vif{vhost_seq}");
             *vhost_seq += 1;
             (
                 format!(
@@ -884,11 +912,17 @@ fn close_port(p: Port, vdev: Option<String>) {
 }
 
 /// A vhost-user server cannot bind over a socket file left by an earlier run.
-fn remove_stale_socket(path: &str) {
+/// Removes a vhost-user socket file left by a process that is gone; refuses when a process
+/// still serves it (another router with the same config), rather than stealing its VM.
+fn remove_stale_socket(path: &str) -> Result<()> {
     use std::os::unix::fs::FileTypeExt;
     if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
-        let _ = std::fs::remove_file(path);
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            bail!("vhost_socket {path}: another process is serving it");
+        }
+        std::fs::remove_file(path).with_context(|| format!("removing stale socket {path}"))?;
     }
+    Ok(())
 }
 
 /// `aa:bb:cc:dd:ee:ff`.

@@ -101,6 +101,10 @@ pub struct CoreCtx {
     arp_last: Box<[u64]>,
     /// Try the fast paths first (on by default; tests turn it off to compare).
     pub fast_path: bool,
+    /// The fast path's FIB cache: `(vrf, destination) → nexthop` for one generation of the
+    /// tables, direct-mapped (as OVS's exact-match cache), so that a worker serving a few
+    /// hundred busy destinations rarely walks the FIB.
+    fib_cache: Box<[fast::CacheEntry; fast::FIB_CACHE]>,
 }
 
 /// Most neighbours a worker rate-limits ARP requests for.
@@ -119,6 +123,7 @@ impl CoreCtx {
             icmp: vec![(0, 0); MAX_PORTS].into_boxed_slice(),
             arp_last: vec![0; MAX_NEIGHBORS].into_boxed_slice(),
             fast_path: true,
+            fib_cache: Box::new([fast::CacheEntry::EMPTY; fast::FIB_CACHE]),
         }
     }
 

@@ -231,7 +231,8 @@ impl Port {
             // SAFETY: the port is configured and stopped.
             let ret = unsafe { dpdk_sys::rte_eth_dev_set_mtu(port_id, mtu) };
             if ret == -(dpdk_sys::ENOTSUP as i32) {
-                log::warn!("port {port_id}: driver cannot set MTU {mtu} (not supported)");
+                // vhost-user and the like: nothing to set; the router enforces the MTU itself.
+                log::debug!("port {port_id}: driver has no MTU setting ({mtu} kept by the router)");
             } else if ret != 0 {
                 return Err(DpdkError::from_ret("rte_eth_dev_set_mtu", ret)
                     .context(ctx(&format!("MTU {mtu}"))));

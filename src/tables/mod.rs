@@ -156,6 +156,33 @@ pub enum UdpDecap {
     MplsUdp,
 }
 
+/// Identifies one version of the tables: every copy gets a number of its own (from a global
+/// counter, on creation and on every clone), so a worker can tell that the snapshot it reads
+/// is the one an entry of its FIB cache came from. Copies are only modified before they are
+/// published, never after, so equal generations mean equal forwarding state.
+#[derive(Debug)]
+pub struct Generation(pub u64);
+
+impl Generation {
+    /// A number no other copy has.
+    pub fn fresh() -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Generation(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Default for Generation {
+    fn default() -> Self {
+        Generation::fresh()
+    }
+}
+
+impl Clone for Generation {
+    fn clone(&self) -> Self {
+        Generation::fresh()
+    }
+}
+
 /// The whole forwarding state, as one published snapshot. Big parts sit behind `Arc` so a
 /// change clones only what it touches (copy-on-write per VRF, per map).
 #[derive(Debug, Clone)]
@@ -183,6 +210,8 @@ pub struct Tables {
     pub icmp_rate: u32,
     /// Fragment the outer packet (true) or the inner one (false, the default).
     pub frag_outer: bool,
+    /// This copy's generation (new on every clone).
+    pub generation: Generation,
 }
 
 impl Tables {

@@ -42,16 +42,53 @@ impl Memo {
     }
 
     #[inline(always)]
-    fn lookup(&mut self, t: &Tables, vrf: u16, dst: u32) -> Option<NhIdx> {
+    fn lookup(
+        &mut self,
+        cache: &mut [CacheEntry; FIB_CACHE],
+        t: &Tables,
+        vrf: u16,
+        dst: u32,
+    ) -> Option<NhIdx> {
         let key = u64::from(vrf) << 32 | u64::from(dst);
         if key == self.dst {
             return Some(self.dst_nh);
         }
-        let nh = t.vrf(vrf)?.fib4.lookup(dst)?;
+        let slot = &mut cache[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
+        let nh = if slot.generation == t.generation.0 && slot.key == key {
+            slot.nh
+        } else {
+            let nh = t.vrf(vrf)?.fib4.lookup(dst)?;
+            *slot = CacheEntry {
+                generation: t.generation.0,
+                key,
+                nh,
+            };
+            nh
+        };
         self.dst = key;
         self.dst_nh = nh;
         Some(nh)
     }
+}
+
+/// Entries of a worker's FIB cache (a power of two: the index is the top bits of a hash).
+pub(super) const FIB_CACHE: usize = 256;
+
+/// One FIB cache entry: valid while the tables are of its generation.
+#[derive(Clone, Copy)]
+pub(super) struct CacheEntry {
+    generation: u64,
+    key: u64,
+    nh: NhIdx,
+}
+
+impl CacheEntry {
+    /// Generation 0 is never handed out.
+    pub(super) const EMPTY: CacheEntry = CacheEntry {
+        generation: 0,
+        key: 0,
+        nh: 0,
+    };
 }
 
 /// The native-endian 32-bit word at `i` of `h` (one load: the compiler sees the bounds).
@@ -111,6 +148,7 @@ struct Routed<'t> {
 /// TTL > 1) and finds its nexthop: `label` when given, else the FIB of `vrf`.
 #[inline(always)]
 fn route4<'t>(
+    cache: &mut [CacheEntry; FIB_CACHE],
     t: &'t Tables,
     m: &mut Memo,
     vrf: u16,
@@ -124,7 +162,12 @@ fn route4<'t>(
     }
     let idx = match label {
         Some(nh) => nh,
-        None => m.lookup(t, vrf, u32::from_be_bytes([h[16], h[17], h[18], h[19]]))?,
+        None => m.lookup(
+            cache,
+            t,
+            vrf,
+            u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+        )?,
     };
     let syn = h[9] == ipv4::PROTO_TCP && (ip[..total].get(33).is_none_or(|f| f & 0x02 != 0));
     Some(Routed {
@@ -235,7 +278,7 @@ fn vxlan<P: Packet>(
     if !mac_at(h, INNER, &t.router_mac) || [h[INNER + 12], h[INNER + 13]] != [0x08, 0x00] {
         return None;
     }
-    let r = route4(t, m, vrf, &d[INNER + ETH..end], None)?;
+    let r = route4(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
     let (port, mac) = interface(t, &r)?;
     // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
     if r.syn {
@@ -278,7 +321,7 @@ fn mpls_in<P: Packet>(
         nh
     };
     let inner = off + mpls::HEADER_LEN;
-    let r = route4(t, m, 0, &d[inner..end], Some(nh))?;
+    let r = route4(&mut core.fib_cache, t, m, 0, &d[inner..end], Some(nh))?;
     // The label's nexthop must be an interface to a vif (the general path drops others).
     let (port, mac) = interface(t, &r)?;
     if r.syn
@@ -323,7 +366,7 @@ pub(super) fn vif<P: Packet>(
     if !mac_at(h, 0, &t.router_mac) || [h[12], h[13], h[14]] != IPV4_NO_OPTIONS {
         return None;
     }
-    let r = route4(t, m, *vrf, &d[ETH..], None)?;
+    let r = route4(&mut core.fib_cache, t, m, *vrf, &d[ETH..], None)?;
     match r.nh {
         Nexthop::Interface { .. } => {
             let (out, mac) = interface(t, &r)?;
