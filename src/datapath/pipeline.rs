@@ -1491,74 +1491,85 @@ struct EncapArgs<'a> {
 
 /// Encapsulates the frame `p` (inner Ethernet + IP, TTL already decremented) toward `e.tun`.
 /// The caller has checked it fits the path (or clears `df` to fragment the outer packet).
+/// The outer headers are written at fixed offsets and the outer IPv4 checksum is summed from
+/// its ten words directly (the fast path and the general one share this).
+#[inline(always)]
 fn encap<P: Packet>(core: &mut CoreCtx, t: &Tables, p: &mut P, e: &EncapArgs<'_>) -> Verdict {
     let tun = e.tun;
     let l3_len = p.len() - ETH;
-    let (proto, push) = match tun.encap {
-        Encap::Vxlan => (ipv4::PROTO_UDP, ETH + 20 + 8 + 8),
-        Encap::MplsUdp => (ipv4::PROTO_UDP, 20 + 8 + 4),
-        Encap::MplsGre => (ipv4::PROTO_GRE, 20 + 4 + 4),
-    };
+    // VXLAN keeps the inner Ethernet header; MPLS carries the bare IP packet, and the inner
+    // Ethernet header's 14 bytes become the outer one. Either way `push` bytes are added.
     // Outer IPv4 total length: everything after the outer Ethernet header.
-    let outer_len = match tun.encap {
-        Encap::Vxlan => 20 + 8 + 8 + ETH + l3_len,
-        _ => push + l3_len,
+    let (proto, push, outer_len) = match tun.encap {
+        Encap::Vxlan => (ipv4::PROTO_UDP, ETH + 36, 50 + l3_len),
+        Encap::MplsUdp => (ipv4::PROTO_UDP, 32, 32 + l3_len),
+        Encap::MplsGre => (ipv4::PROTO_GRE, 28, 28 + l3_len),
     };
     if outer_len > usize::from(u16::MAX) || (e.df && outer_len > usize::from(t.fabric_mtu())) {
         return Drop(R::MtuExceeded);
     }
     if tun.encap == Encap::Vxlan {
-        let d = p.data_mut();
-        d[0..6].copy_from_slice(&tun.inner_mac);
-        d[6..12].copy_from_slice(&t.router_mac);
+        if let Some(d) = p.data_mut().first_chunk_mut::<12>() {
+            d[0..6].copy_from_slice(&tun.inner_mac);
+            d[6..12].copy_from_slice(&t.router_mac);
+        }
     }
-    // VXLAN keeps the inner Ethernet header; MPLS carries the bare IP packet, and the inner
-    // Ethernet header's 14 bytes become the outer one. Either way `push` bytes are added.
     if !p.prepend(push) {
         return Drop(R::NoHeadroom);
     }
-    let d = p.data_mut();
+    let Some(d) = p.data_mut().first_chunk_mut::<46>() else {
+        return Drop(R::NoHeadroom);
+    };
+    let (src, dst) = (t.fabric.ip.octets(), tun.dst.octets());
+    let len = outer_len as u16;
+    let flags: u8 = if e.df { 0x40 } else { 0 };
+    let w = |a: [u8; 4]| {
+        u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]))
+    };
+    let sum = 0x4500
+        + u32::from(e.tos)
+        + u32::from(len)
+        + (u32::from(flags) << 8)
+        + (64 << 8 | u32::from(proto))
+        + w(src)
+        + w(dst);
+    let csum = checksum::fold(sum);
     d[0..6].copy_from_slice(&e.nmac);
     d[6..12].copy_from_slice(&t.fabric.mac);
     d[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-    ipv4::emit_header(
-        &mut d[ETH..ETH + ipv4::HEADER_LEN],
-        e.tos,
-        outer_len as u16,
-        0,
-        e.df,
-        64,
-        proto,
-        t.fabric.ip,
-        tun.dst,
-    );
-    let l4 = ETH + ipv4::HEADER_LEN;
+    d[14..18].copy_from_slice(&[0x45, e.tos, (len >> 8) as u8, len as u8]);
+    d[18..26].copy_from_slice(&[0, 0, flags, 0, 64, proto, (csum >> 8) as u8, csum as u8]);
+    d[26..30].copy_from_slice(&src);
+    d[30..34].copy_from_slice(&dst);
+    let mpls_entry =
+        |label: u32| ((label & 0xF_FFFF) << 12 | 0x100 | u32::from(e.ttl)).to_be_bytes();
     match tun.encap {
         Encap::Vxlan | Encap::MplsUdp => {
-            let dport = if tun.encap == Encap::Vxlan {
-                vxlan::PORT
+            let (dport, ev) = if tun.encap == Encap::Vxlan {
+                (vxlan::PORT, Event::VxlanEncap)
             } else {
-                mpls::PORT_MPLS_UDP
+                (mpls::PORT_MPLS_UDP, Event::MplsUdpEncap)
             };
-            let mut u = udp::Packet::new_unchecked(&mut d[l4..l4 + udp::HEADER_LEN]);
-            u.set_src_port(entropy_port(e.hash));
-            u.set_dst_port(dport);
-            u.set_len((outer_len - ipv4::HEADER_LEN) as u16);
-            u.set_checksum(0);
-            let h = l4 + udp::HEADER_LEN;
+            let ulen = len - 20;
+            let sport = entropy_port(e.hash);
+            d[34..36].copy_from_slice(&sport.to_be_bytes());
+            d[36..38].copy_from_slice(&dport.to_be_bytes());
+            d[38..40].copy_from_slice(&ulen.to_be_bytes());
+            d[40..42].copy_from_slice(&[0, 0]);
             if tun.encap == Encap::Vxlan {
-                vxlan::emit(&mut d[h..h + vxlan::HEADER_LEN], tun.key);
-                core.stats.event(Event::VxlanEncap);
+                d[42..46].copy_from_slice(&[vxlan::FLAG_I, 0, 0, 0]);
+                if let Some(v) = p.data_mut().get_mut(46..50) {
+                    v.copy_from_slice(&((tun.key & 0xFF_FFFF) << 8).to_be_bytes());
+                }
             } else {
-                mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, e.ttl);
-                core.stats.event(Event::MplsUdpEncap);
+                d[42..46].copy_from_slice(&mpls_entry(tun.key));
             }
+            core.stats.event(ev);
         }
         Encap::MplsGre => {
-            d[l4..l4 + 2].copy_from_slice(&0u16.to_be_bytes());
-            d[l4 + 2..l4 + 4].copy_from_slice(&gre::PROTO_MPLS.to_be_bytes());
-            let h = l4 + gre::HEADER_LEN;
-            mpls::emit(&mut d[h..h + mpls::HEADER_LEN], tun.key, 0, true, e.ttl);
+            d[34..36].copy_from_slice(&[0, 0]);
+            d[36..38].copy_from_slice(&gre::PROTO_MPLS.to_be_bytes());
+            d[38..42].copy_from_slice(&mpls_entry(tun.key));
             core.stats.event(Event::MplsGreEncap);
         }
     }

@@ -10,8 +10,10 @@
 //! general way, where every drop reason, ICMP error and notification lives. `tests` below
 //! checks this equivalence on valid and corrupted packets.
 
-use super::{be16, inner_limit, path_mtu_of, CoreCtx, Event, Packet, Verdict, ETH, FABRIC};
-use crate::tables::{Encap, Nexthop, NhIdx, PortIdx, PortKind, Tables, Tunnel, UdpDecap};
+use super::{
+    be16, encap, inner_limit, path_mtu_of, CoreCtx, EncapArgs, Event, Packet, Verdict, ETH, FABRIC,
+};
+use crate::tables::{Encap, Nexthop, NhIdx, PortIdx, PortKind, Tables, UdpDecap};
 use crate::wire::{ipv4, mpls};
 use Verdict::Tx;
 
@@ -393,101 +395,16 @@ pub(super) fn vif<P: Packet>(
             decrement_ttl(ip);
             let tos = ip[1];
             let hash = super::flow_hash_v4(&d[ETH..]);
-            Some(encap4(core, t, p, tun, &nmac, tos, r.ttl - 1, hash))
+            let e = EncapArgs {
+                tun,
+                nmac,
+                tos,
+                ttl: r.ttl - 1,
+                hash,
+                df: true,
+            };
+            Some(encap(core, t, p, &e))
         }
         _ => None,
     }
-}
-
-/// Encapsulates the frame `p` (inner Ethernet + IPv4, TTL decremented, known to fit the
-/// path) toward `tun` with DF set: the bytes and counters of the general path's `encap`,
-/// written at fixed offsets, the outer IPv4 checksum summed from its ten words directly.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn encap4<P: Packet>(
-    core: &mut CoreCtx,
-    t: &Tables,
-    p: &mut P,
-    tun: &Tunnel,
-    nmac: &[u8; 6],
-    tos: u8,
-    ttl: u8,
-    hash: u32,
-) -> Verdict {
-    let l3_len = p.len() - ETH;
-    let (proto, push, outer_len) = match tun.encap {
-        Encap::Vxlan => (ipv4::PROTO_UDP, ETH + 36, 50 + l3_len),
-        Encap::MplsUdp => (ipv4::PROTO_UDP, 32, 32 + l3_len),
-        Encap::MplsGre => (ipv4::PROTO_GRE, 28, 28 + l3_len),
-    };
-    if tun.encap == Encap::Vxlan {
-        if let Some(d) = p.data_mut().first_chunk_mut::<12>() {
-            d[0..6].copy_from_slice(&tun.inner_mac);
-            d[6..12].copy_from_slice(&t.router_mac);
-        }
-    }
-    if !p.prepend(push) {
-        return Verdict::Drop(super::DropReason::NoHeadroom);
-    }
-    let Some(d) = p.data_mut().first_chunk_mut::<46>() else {
-        return Verdict::Drop(super::DropReason::NoHeadroom);
-    };
-    let (src, dst) = (t.fabric.ip.octets(), tun.dst.octets());
-    let len = outer_len as u16;
-    let w = |a: [u8; 4]| {
-        u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]))
-    };
-    let sum = 0x4500
-        + u32::from(tos)
-        + u32::from(len)
-        + 0x4000
-        + (64 << 8 | u32::from(proto))
-        + w(src)
-        + w(dst);
-    let csum = crate::wire::checksum::fold(sum);
-    d[0..6].copy_from_slice(nmac);
-    d[6..12].copy_from_slice(&t.fabric.mac);
-    d[12..14].copy_from_slice(&[0x08, 0x00]);
-    d[14..18].copy_from_slice(&[0x45, tos, (len >> 8) as u8, len as u8]);
-    d[18..26].copy_from_slice(&[0, 0, 0x40, 0, 64, proto, (csum >> 8) as u8, csum as u8]);
-    d[26..30].copy_from_slice(&src);
-    d[30..34].copy_from_slice(&dst);
-    let mpls_entry = |label: u32| ((label & 0xF_FFFF) << 12 | 0x100 | u32::from(ttl)).to_be_bytes();
-    match tun.encap {
-        Encap::Vxlan | Encap::MplsUdp => {
-            let (dport, ev) = if tun.encap == Encap::Vxlan {
-                (crate::wire::vxlan::PORT, Event::VxlanEncap)
-            } else {
-                (mpls::PORT_MPLS_UDP, Event::MplsUdpEncap)
-            };
-            let ulen = len - 20;
-            let sport = super::entropy_port(hash);
-            d[34..42].copy_from_slice(&[
-                (sport >> 8) as u8,
-                sport as u8,
-                (dport >> 8) as u8,
-                dport as u8,
-                (ulen >> 8) as u8,
-                ulen as u8,
-                0,
-                0,
-            ]);
-            if tun.encap == Encap::Vxlan {
-                let vni = (tun.key & 0xFF_FFFF) << 8;
-                d[42..46].copy_from_slice(&[0x08, 0, 0, 0]);
-                if let Some(v) = p.data_mut().get_mut(46..50) {
-                    v.copy_from_slice(&vni.to_be_bytes());
-                }
-            } else {
-                d[42..46].copy_from_slice(&mpls_entry(tun.key));
-            }
-            core.stats.event(ev);
-        }
-        Encap::MplsGre => {
-            d[34..38].copy_from_slice(&[0, 0, 0x88, 0x47]);
-            d[38..42].copy_from_slice(&mpls_entry(tun.key));
-            core.stats.event(Event::MplsGreEncap);
-        }
-    }
-    Tx(FABRIC)
 }
