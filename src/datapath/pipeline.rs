@@ -105,6 +105,8 @@ pub struct CoreCtx {
     /// tables, direct-mapped (as OVS's exact-match cache), so that a worker serving a few
     /// hundred busy destinations rarely walks the FIB.
     fib_cache: Box<[fast::CacheEntry; fast::FIB_CACHE]>,
+    /// The fast paths' header patterns for the current tables.
+    fast_consts: fast::Consts,
 }
 
 /// Most neighbours a worker rate-limits ARP requests for.
@@ -124,6 +126,7 @@ impl CoreCtx {
             arp_last: vec![0; MAX_NEIGHBORS].into_boxed_slice(),
             fast_path: true,
             fib_cache: Box::new([fast::CacheEntry::EMPTY; fast::FIB_CACHE]),
+            fast_consts: fast::Consts::default(),
         }
     }
 
@@ -241,26 +244,44 @@ pub fn process_burst<P: Packet>(
         t,
         extra,
     };
-    let mut memo = fast::Memo::new();
-    for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
-        let quick = match (fast, in_port) {
-            (false, _) => None,
-            (true, FABRIC) => fast::fabric(cx.core, t, &mut memo, p),
-            (true, port) => fast::vif(cx.core, t, &mut memo, port, p),
-        };
-        *v = match quick {
-            Some(v) => v,
-            None => process(&mut cx, in_port, p),
-        };
-        if let Drop(r) = *v {
-            cx.core.stats.count_drop(r);
+    if !fast {
+        for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
+            *v = general(&mut cx, in_port, p);
         }
+    } else if in_port == FABRIC {
+        let mut m = fast::Memo::new(cx.core, t, in_port);
+        for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
+            *v = match fast::fabric(cx.core, t, &mut m, p) {
+                Some(v) => v,
+                None => general(&mut cx, in_port, p),
+            };
+        }
+        m.flush(cx.core);
+    } else {
+        let mut m = fast::Memo::new(cx.core, t, in_port);
+        for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
+            *v = match fast::vif(cx.core, t, &mut m, in_port, p) {
+                Some(v) => v,
+                None => general(&mut cx, in_port, p),
+            };
+        }
+        m.flush(cx.core);
     }
     for (_, v) in &cx.extra.pkts[first_extra..] {
         if let Drop(r) = *v {
             cx.core.stats.count_drop(r);
         }
     }
+}
+
+/// The general pipeline for one packet, its drop counted.
+#[inline(never)]
+fn general<P: Packet>(cx: &mut Cx<'_, P>, in_port: PortIdx, p: &mut P) -> Verdict {
+    let v = process(cx, in_port, p);
+    if let Drop(r) = v {
+        cx.core.stats.count_drop(r);
+    }
+    v
 }
 
 /// Runs only the fast path on `p`: `Some(verdict)` when it took the packet (then changed as
@@ -272,12 +293,14 @@ pub fn fast_path_only<P: Packet>(
     in_port: PortIdx,
     p: &mut P,
 ) -> Option<Verdict> {
-    let mut memo = fast::Memo::new();
-    if in_port == FABRIC {
+    let mut memo = fast::Memo::new(ctx, t, in_port);
+    let v = if in_port == FABRIC {
         fast::fabric(ctx, t, &mut memo, p)
     } else {
         fast::vif(ctx, t, &mut memo, in_port, p)
-    }
+    };
+    memo.flush(ctx);
+    v
 }
 
 /// The pipeline for one packet.
@@ -1491,89 +1514,163 @@ struct EncapArgs<'a> {
 
 /// Encapsulates the frame `p` (inner Ethernet + IP, TTL already decremented) toward `e.tun`.
 /// The caller has checked it fits the path (or clears `df` to fragment the outer packet).
-/// The outer headers are written at fixed offsets and the outer IPv4 checksum is summed from
-/// its ten words directly (the fast path and the general one share this).
-#[inline(always)]
+#[inline]
 fn encap<P: Packet>(core: &mut CoreCtx, t: &Tables, p: &mut P, e: &EncapArgs<'_>) -> Verdict {
-    let tun = e.tun;
-    let l3_len = p.len() - ETH;
-    // VXLAN keeps the inner Ethernet header; MPLS carries the bare IP packet, and the inner
-    // Ethernet header's 14 bytes become the outer one. Either way `push` bytes are added.
-    // Outer IPv4 total length: everything after the outer Ethernet header.
-    let (proto, push, outer_len) = match tun.encap {
-        Encap::Vxlan => (ipv4::PROTO_UDP, ETH + 36, 50 + l3_len),
-        Encap::MplsUdp => (ipv4::PROTO_UDP, 32, 32 + l3_len),
-        Encap::MplsGre => (ipv4::PROTO_GRE, 28, 28 + l3_len),
-    };
+    let outer_len = p.len() - ETH + OuterHeader::push_len(e.tun.encap);
     if outer_len > usize::from(u16::MAX) || (e.df && outer_len > usize::from(t.fabric_mtu())) {
         return Drop(R::MtuExceeded);
     }
-    if tun.encap == Encap::Vxlan {
-        if let Some(d) = p.data_mut().first_chunk_mut::<12>() {
-            d[0..6].copy_from_slice(&tun.inner_mac);
-            d[6..12].copy_from_slice(&t.router_mac);
-        }
-    }
-    if !p.prepend(push) {
+    let h = OuterHeader::new(t, e.tun, &e.nmac, e.df);
+    if !h.write(p, e.tos, e.ttl, e.hash) {
         return Drop(R::NoHeadroom);
     }
-    let Some(d) = p.data_mut().first_chunk_mut::<46>() else {
-        return Drop(R::NoHeadroom);
-    };
-    let (src, dst) = (t.fabric.ip.octets(), tun.dst.octets());
-    let len = outer_len as u16;
-    let flags: u8 = if e.df { 0x40 } else { 0 };
-    let w = |a: [u8; 4]| {
-        u32::from(u16::from_be_bytes([a[0], a[1]])) + u32::from(u16::from_be_bytes([a[2], a[3]]))
-    };
-    let sum = 0x4500
-        + u32::from(e.tos)
-        + u32::from(len)
-        + (u32::from(flags) << 8)
-        + (64 << 8 | u32::from(proto))
-        + w(src)
-        + w(dst);
-    let csum = checksum::fold(sum);
-    d[0..6].copy_from_slice(&e.nmac);
-    d[6..12].copy_from_slice(&t.fabric.mac);
-    d[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
-    d[14..18].copy_from_slice(&[0x45, e.tos, (len >> 8) as u8, len as u8]);
-    d[18..26].copy_from_slice(&[0, 0, flags, 0, 64, proto, (csum >> 8) as u8, csum as u8]);
-    d[26..30].copy_from_slice(&src);
-    d[30..34].copy_from_slice(&dst);
-    let mpls_entry =
-        |label: u32| ((label & 0xF_FFFF) << 12 | 0x100 | u32::from(e.ttl)).to_be_bytes();
-    match tun.encap {
-        Encap::Vxlan | Encap::MplsUdp => {
-            let (dport, ev) = if tun.encap == Encap::Vxlan {
-                (vxlan::PORT, Event::VxlanEncap)
-            } else {
-                (mpls::PORT_MPLS_UDP, Event::MplsUdpEncap)
-            };
-            let ulen = len - 20;
-            let sport = entropy_port(e.hash);
-            d[34..36].copy_from_slice(&sport.to_be_bytes());
-            d[36..38].copy_from_slice(&dport.to_be_bytes());
-            d[38..40].copy_from_slice(&ulen.to_be_bytes());
-            d[40..42].copy_from_slice(&[0, 0]);
-            if tun.encap == Encap::Vxlan {
-                d[42..46].copy_from_slice(&[vxlan::FLAG_I, 0, 0, 0]);
-                if let Some(v) = p.data_mut().get_mut(46..50) {
-                    v.copy_from_slice(&((tun.key & 0xFF_FFFF) << 8).to_be_bytes());
-                }
-            } else {
-                d[42..46].copy_from_slice(&mpls_entry(tun.key));
-            }
-            core.stats.event(ev);
-        }
-        Encap::MplsGre => {
-            d[34..36].copy_from_slice(&[0, 0]);
-            d[36..38].copy_from_slice(&gre::PROTO_MPLS.to_be_bytes());
-            d[38..42].copy_from_slice(&mpls_entry(tun.key));
-            core.stats.event(Event::MplsGreEncap);
-        }
-    }
+    core.stats.event(match e.tun.encap {
+        Encap::Vxlan => Event::VxlanEncap,
+        Encap::MplsUdp => Event::MplsUdpEncap,
+        Encap::MplsGre => Event::MplsGreEncap,
+    });
     Tx(FABRIC)
+}
+
+/// A tunnel's outer headers with the per-packet fields left blank, built once per nexthop
+/// (per burst on the fast path) and written in front of each packet, where the fields that
+/// vary (TOS, lengths, checksum, source port, MPLS TTL) are patched in. The general
+/// encapsulation and the fast path share it.
+#[derive(Clone, Copy)]
+pub(super) struct OuterHeader {
+    encap: Encap,
+    /// Outer Ethernet, IPv4 and UDP/GRE, then the VXLAN header and the inner frame's MACs
+    /// (62 bytes), or the MPLS label stack entry (46 or 42 bytes).
+    bytes: [u8; 62],
+    /// The one's-complement sum of the outer IPv4 header's constant words.
+    sum: u32,
+}
+
+impl OuterHeader {
+    /// Bytes an encapsulation adds in front of the inner frame (VXLAN keeps the inner
+    /// Ethernet header; MPLS carries the bare IP packet, and the inner Ethernet header's 14
+    /// bytes become the outer one). Also the outer IPv4 length minus the inner IP length.
+    #[inline(always)]
+    pub(super) fn push_len(e: Encap) -> usize {
+        match e {
+            Encap::Vxlan => ETH + 36,
+            Encap::MplsUdp => 32,
+            Encap::MplsGre => 28,
+        }
+    }
+
+    pub(super) fn encap(&self) -> Encap {
+        self.encap
+    }
+
+    /// The headers toward `tun` through the underlay neighbour `nmac`, DF set when `df`.
+    pub(super) fn new(t: &Tables, tun: &Tunnel, nmac: &MacAddr, df: bool) -> Self {
+        let mut b = [0u8; 62];
+        let proto = if tun.encap == Encap::MplsGre {
+            ipv4::PROTO_GRE
+        } else {
+            ipv4::PROTO_UDP
+        };
+        let flags: u8 = if df { 0x40 } else { 0 };
+        let (src, dst) = (t.fabric.ip.octets(), tun.dst.octets());
+        b[0..6].copy_from_slice(nmac);
+        b[6..12].copy_from_slice(&t.fabric.mac);
+        b[12..14].copy_from_slice(&ethernet::ETHERTYPE_IPV4.to_be_bytes());
+        b[14] = 0x45;
+        b[20] = flags;
+        b[22] = 64;
+        b[23] = proto;
+        b[26..30].copy_from_slice(&src);
+        b[30..34].copy_from_slice(&dst);
+        // TTL 0: patched per packet.
+        let mpls_entry = ((tun.key & 0xF_FFFF) << 12 | 0x100).to_be_bytes();
+        match tun.encap {
+            Encap::Vxlan => {
+                b[36..38].copy_from_slice(&vxlan::PORT.to_be_bytes());
+                b[42] = vxlan::FLAG_I;
+                b[46..50].copy_from_slice(&((tun.key & 0xFF_FFFF) << 8).to_be_bytes());
+                b[50..56].copy_from_slice(&tun.inner_mac);
+                b[56..62].copy_from_slice(&t.router_mac);
+            }
+            Encap::MplsUdp => {
+                b[36..38].copy_from_slice(&mpls::PORT_MPLS_UDP.to_be_bytes());
+                b[42..46].copy_from_slice(&mpls_entry);
+            }
+            Encap::MplsGre => {
+                b[36..38].copy_from_slice(&gre::PROTO_MPLS.to_be_bytes());
+                b[38..42].copy_from_slice(&mpls_entry);
+            }
+        }
+        let w = |a: [u8; 4]| {
+            u32::from(u16::from_be_bytes([a[0], a[1]]))
+                + u32::from(u16::from_be_bytes([a[2], a[3]]))
+        };
+        let sum = 0x4500 + (u32::from(flags) << 8) + (64 << 8 | u32::from(proto)) + w(src) + w(dst);
+        OuterHeader {
+            encap: tun.encap,
+            bytes: b,
+            sum,
+        }
+    }
+
+    /// Puts the headers in front of `p` (inner Ethernet + IP); `tos` and `ttl` are the inner
+    /// packet's (TTL after decrement, for the MPLS label), `hash` its flow hash (the UDP
+    /// source port). `false` when the headroom is too small (then `p` is unchanged).
+    #[inline(always)]
+    pub(super) fn write<P: Packet>(&self, p: &mut P, tos: u8, ttl: u8, hash: u32) -> bool {
+        let push = Self::push_len(self.encap);
+        let len = (p.len() - ETH + push) as u16;
+        if !p.prepend(push) {
+            return false;
+        }
+        let csum = checksum::fold(self.sum + u32::from(tos) + u32::from(len));
+        let ip = |d: &mut [u8; 42]| {
+            d[15] = tos;
+            d[16..18].copy_from_slice(&len.to_be_bytes());
+            d[24..26].copy_from_slice(&csum.to_be_bytes());
+        };
+        let udp = |d: &mut [u8; 42]| {
+            d[34..36].copy_from_slice(&entropy_port(hash).to_be_bytes());
+            d[38..40].copy_from_slice(&(len - 20).to_be_bytes());
+        };
+        let d = p.data_mut();
+        match self.encap {
+            Encap::Vxlan => {
+                let Some(d) = d.first_chunk_mut::<62>() else {
+                    return false;
+                };
+                *d = self.bytes;
+                let Some(d) = d.first_chunk_mut::<42>() else {
+                    return false;
+                };
+                ip(d);
+                udp(d);
+            }
+            Encap::MplsUdp => {
+                let (Some(d), Some(b)) = (d.first_chunk_mut::<46>(), self.bytes.first_chunk())
+                else {
+                    return false;
+                };
+                *d = *b;
+                d[45] = ttl;
+                let Some(d) = d.first_chunk_mut::<42>() else {
+                    return false;
+                };
+                ip(d);
+                udp(d);
+            }
+            Encap::MplsGre => {
+                let (Some(d), Some(b)) = (d.first_chunk_mut::<42>(), self.bytes.first_chunk())
+                else {
+                    return false;
+                };
+                *d = *b;
+                d[41] = ttl;
+                ip(d);
+            }
+        }
+        true
+    }
 }
 
 /// The endpoint's MAC is unknown: the packet is dropped and, at most every 100 ms per

@@ -212,6 +212,11 @@ impl CoreStats {
     pub fn event(&self, e: Event) {
         self.events[e as usize].add(1);
     }
+    /// Counts `n` occurrences of event `e`.
+    #[inline(always)]
+    pub fn events_add(&self, e: Event, n: u64) {
+        self.events[e as usize].add(n);
+    }
     /// Zeroes every counter (racy with the worker by design: counters-clear semantics).
     pub fn clear(&self) {
         for p in self.ports.iter() {

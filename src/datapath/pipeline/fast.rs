@@ -1,25 +1,189 @@
 //! Fast paths: the common cases of the pipeline — VXLAN, MPLSoUDP and MPLSoGRE decapsulation
-//! to a vif; vif to tunnel encapsulation; vif to vif — written straight through, with the
-//! headers read at fixed offsets and the last lookups of the burst remembered.
+//! to a vif; vif to tunnel encapsulation; vif to vif — written straight through.
+//!
+//! How they stay short:
+//! - the fixed header bytes are checked as 64-bit words against a template and a mask built
+//!   once per table generation ([`Consts`]), so "our MAC, IPv4, no options, not a fragment,
+//!   our address, VXLAN I flag, router MAC, IPv4 inside" is a handful of xor/and/or;
+//! - the last tunnel, label and destination of the burst, and what the last nexthop resolved
+//!   to ([`Action`]: out port, MTU and MAC bytes; or a tunnel's whole outer header), are
+//!   remembered for the burst ([`Memo`]); a per-worker cache keyed by table generation holds
+//!   recent FIB answers across bursts;
+//! - encapsulation copies the nexthop's prebuilt outer header ([`OuterHeader`]) and patches
+//!   the per-packet fields;
+//! - event counters are summed per burst.
 //!
 //! A fast path either does everything the general pipeline would do with the packet — the
 //! same verdict, the same bytes out, the same counters — or returns `None` without having
 //! changed the packet, and the general pipeline takes it. Anything unusual (IP options,
 //! fragments of the outer packet, ARP and ND, IPv6 inner packets, TTL about to expire, too big
 //! for the path, a TCP SYN to clamp, ECMP, an unresolved underlay neighbour, a miss) goes the
-//! general way, where every drop reason, ICMP error and notification lives. `tests` below
-//! checks this equivalence on valid and corrupted packets.
+//! general way, where every drop reason, ICMP error and notification lives. tests/pipeline.rs
+//! checks this equivalence on valid and corrupted bursts.
 
 use super::{
-    be16, encap, inner_limit, path_mtu_of, CoreCtx, EncapArgs, Event, Packet, Verdict, ETH, FABRIC,
+    be16, inner_limit, path_mtu_of, CoreCtx, Event, OuterHeader, Packet, Verdict, ETH, FABRIC,
 };
 use crate::tables::{Encap, Nexthop, NhIdx, PortIdx, PortKind, Tables, UdpDecap};
 use crate::wire::{ipv4, mpls};
 use Verdict::Tx;
 
-/// The last lookups of a burst. Tables cannot change within a burst, and bursts carry runs of
-/// packets of one tunnel and one destination, so these save most hash probes and FIB walks.
+/// The little-endian 64-bit word at `i` of `h` (one load: the compiler sees the bounds).
+#[inline(always)]
+fn w64<const N: usize>(h: &[u8; N], i: usize) -> u64 {
+    u64::from_le_bytes([
+        h[i],
+        h[i + 1],
+        h[i + 2],
+        h[i + 3],
+        h[i + 4],
+        h[i + 5],
+        h[i + 6],
+        h[i + 7],
+    ])
+}
+
+/// The native-endian 32-bit word at `i` of `h`.
+#[inline(always)]
+fn rd32<const N: usize>(h: &[u8; N], i: usize) -> u32 {
+    u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]])
+}
+
+/// A byte pattern over whole 64-bit words: a header matches where its bits under `mask`
+/// equal `want`'s.
+#[derive(Clone, Copy)]
+struct Pattern<const W: usize> {
+    want: [u64; W],
+    mask: [u64; W],
+}
+
+impl<const W: usize> Default for Pattern<W> {
+    fn default() -> Self {
+        Pattern {
+            want: [0; W],
+            mask: [0; W],
+        }
+    }
+}
+
+impl<const W: usize> Pattern<W> {
+    /// From `(offset, byte, mask)` triples, offsets relative to the pattern's start.
+    fn new(bytes: &[(usize, u8, u8)]) -> Self {
+        let mut want = [0u64; W];
+        let mut mask = [0u64; W];
+        for &(i, b, m) in bytes {
+            if let (Some(w), Some(k)) = (want.get_mut(i / 8), mask.get_mut(i / 8)) {
+                *w |= u64::from(b & m) << (8 * (i % 8));
+                *k |= u64::from(m) << (8 * (i % 8));
+            }
+        }
+        Pattern { want, mask }
+    }
+
+    /// `true` when the `8 * W` bytes of `h` at `at` match.
+    #[inline(always)]
+    fn matches<const N: usize>(&self, h: &[u8; N], at: usize) -> bool {
+        let mut diff = 0;
+        for k in 0..W {
+            diff |= (w64(h, at + 8 * k) ^ self.want[k]) & self.mask[k];
+        }
+        diff == 0
+    }
+}
+
+/// `(offset, byte, 0xFF)` for each byte of `b` from `at`.
+fn exact(at: usize, b: &[u8]) -> impl Iterator<Item = (usize, u8, u8)> + '_ {
+    b.iter().enumerate().map(move |(i, &x)| (at + i, x, 0xFF))
+}
+
+/// What the fast paths match against, derived from one generation of the tables.
+#[derive(Clone, Copy, Default)]
+pub(super) struct Consts {
+    generation: u64,
+    /// Bytes 0..40 of a tunnel packet for us: our MAC, IPv4 without options, not a fragment
+    /// (DF may be set), our address. Protocol and ports are looked at next.
+    outer: Pattern<5>,
+    /// Bytes 40..64 of a VXLAN packet: the I flag, the router MAC, an IPv4 inner frame.
+    vxlan: Pattern<3>,
+    /// Bytes 0..16 of a VM's frame: the router MAC, IPv4 without options.
+    vif: Pattern<2>,
+}
+
+impl Consts {
+    fn new(t: &Tables) -> Self {
+        let ipv4 = [(12, 0x08, 0xFF), (13, 0x00, 0xFF), (14, 0x45, 0xFF)];
+        let outer: Vec<(usize, u8, u8)> = exact(0, &t.fabric.mac)
+            .chain(ipv4)
+            .chain([(20, 0, 0x3F), (21, 0, 0xFF)])
+            .chain(exact(30, &t.fabric.ip.octets()))
+            .collect();
+        let vxlan: Vec<(usize, u8, u8)> = [(2, 0x08, 0x08), (22, 0x08, 0xFF), (23, 0x00, 0xFF)]
+            .into_iter()
+            .chain(exact(10, &t.router_mac))
+            .collect();
+        let vif: Vec<(usize, u8, u8)> = exact(0, &t.router_mac).chain(ipv4).collect();
+        Consts {
+            generation: t.generation.0,
+            outer: Pattern::new(&outer),
+            vxlan: Pattern::new(&vxlan),
+            vif: Pattern::new(&vif),
+        }
+    }
+
+    /// Brings `c` up to the tables' generation (rebuilt only when they changed).
+    #[inline(always)]
+    pub(super) fn refresh(c: &mut Consts, t: &Tables) {
+        if c.generation != t.generation.0 {
+            *c = Consts::new(t);
+        }
+    }
+}
+
+/// What a nexthop resolved to, for the fast paths.
+#[derive(Clone, Copy)]
+enum Action {
+    /// Not a fast-path case: the general pipeline decides.
+    Other,
+    /// Out of a port: the frame gets `macs` (destination, then source) in front.
+    Out {
+        port: PortIdx,
+        mtu: u16,
+        to_vif: bool,
+        macs: [u8; 12],
+    },
+    /// Into a tunnel: inner IP packets up to `limit` bytes fit the path.
+    Tunnel { limit: u16, hdr: OuterHeader },
+}
+
+/// Events the fast paths count, summed per burst.
+const EVENTS: [Event; 7] = [
+    Event::VxlanDecap,
+    Event::MplsUdpDecap,
+    Event::MplsGreDecap,
+    Event::VxlanEncap,
+    Event::MplsUdpEncap,
+    Event::MplsGreEncap,
+    Event::LocalDelivery,
+];
+const EV_VXLAN_DECAP: usize = 0;
+const EV_LOCAL: usize = 6;
+
+/// Index in [`EVENTS`] of an encapsulation's decap (`+ 0`) or encap (`+ 3`) event.
+#[inline(always)]
+fn ev_of(e: Encap) -> usize {
+    match e {
+        Encap::Vxlan => 0,
+        Encap::MplsUdp => 1,
+        Encap::MplsGre => 2,
+    }
+}
+
+/// The burst's state: the tables' patterns, the last lookups (tables cannot change within a
+/// burst, and bursts carry runs of packets of one tunnel and one destination), and counts.
 pub(super) struct Memo {
+    c: Consts,
+    /// The VRF of the burst's input port when it is a vif.
+    vif_vrf: Option<u16>,
     vni: u32,
     vni_vrf: u16,
     label: u32,
@@ -27,19 +191,43 @@ pub(super) struct Memo {
     /// `(vrf << 32 | dst)` of the last FIB lookup, `u64::MAX` for none.
     dst: u64,
     dst_nh: NhIdx,
+    /// The last nexthop resolved (`NhIdx::MAX` for none) and what it resolved to.
+    nh: NhIdx,
+    act: Action,
+    events: [u32; EVENTS.len()],
 }
 
 impl Memo {
     #[inline(always)]
-    pub(super) fn new() -> Self {
+    pub(super) fn new(core: &mut CoreCtx, t: &Tables, in_port: PortIdx) -> Self {
+        Consts::refresh(&mut core.fast_consts, t);
+        let vif_vrf = match t.ports.get(usize::from(in_port)).map(|p| &p.kind) {
+            Some(PortKind::Vif { vrf, .. }) if in_port != FABRIC => Some(*vrf),
+            _ => None,
+        };
         // VNIs are 24 bits and labels 20: u32::MAX matches neither.
         Memo {
+            c: core.fast_consts,
+            vif_vrf,
             vni: u32::MAX,
             vni_vrf: 0,
             label: u32::MAX,
             label_nh: 0,
             dst: u64::MAX,
             dst_nh: 0,
+            nh: NhIdx::MAX,
+            act: Action::Other,
+            events: [0; EVENTS.len()],
+        }
+    }
+
+    /// Adds the burst's events to the worker's counters.
+    #[inline(always)]
+    pub(super) fn flush(&self, core: &CoreCtx) {
+        for (e, &n) in EVENTS.iter().zip(&self.events) {
+            if n != 0 {
+                core.stats.events_add(*e, u64::from(n));
+            }
         }
     }
 
@@ -71,6 +259,52 @@ impl Memo {
         self.dst_nh = nh;
         Some(nh)
     }
+
+    /// What nexthop `nh` resolves to (remembered for the burst).
+    #[inline(always)]
+    fn action(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
+        if nh != self.nh {
+            self.act = resolve(core, t, nh);
+            self.nh = nh;
+        }
+        self.act
+    }
+}
+
+/// Resolves a nexthop for the fast paths (once per burst and nexthop).
+#[inline(never)]
+fn resolve(core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
+    match t.nexthop(nh) {
+        Some(Nexthop::Interface { port, dst_mac }) => match t.ports.get(usize::from(*port)) {
+            Some(out) => {
+                let mut macs = [0; 12];
+                macs[..6].copy_from_slice(dst_mac);
+                macs[6..].copy_from_slice(&t.router_mac);
+                Action::Out {
+                    port: *port,
+                    mtu: out.mtu,
+                    to_vif: matches!(out.kind, PortKind::Vif { .. }),
+                    macs,
+                }
+            }
+            None => Action::Other,
+        },
+        Some(Nexthop::Tunnel(tun)) => match t.neighbors.mac(tun.neighbor) {
+            Some(nmac) => {
+                let limit = inner_limit(tun.encap, path_mtu_of(t, core, tun));
+                // The general encapsulation's own check (outer packet within the fabric MTU
+                // and 64 KiB) holds for every packet within `limit`.
+                let push = OuterHeader::push_len(tun.encap);
+                let outer_max = t.fabric_mtu().min(u16::MAX).saturating_sub(push as u16);
+                Action::Tunnel {
+                    limit: limit.min(outer_max),
+                    hdr: OuterHeader::new(t, tun, &nmac, true),
+                }
+            }
+            None => Action::Other,
+        },
+        _ => Action::Other,
+    }
 }
 
 /// Entries of a worker's FIB cache (a power of two: the index is the top bits of a hash).
@@ -93,52 +327,33 @@ impl CacheEntry {
     };
 }
 
-/// The native-endian 32-bit word at `i` of `h` (one load: the compiler sees the bounds).
-#[inline(always)]
-fn rd32<const N: usize>(h: &[u8; N], i: usize) -> u32 {
-    u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]])
-}
-
-/// The native-endian 16-bit word at `i` of `h`.
-#[inline(always)]
-fn rd16<const N: usize>(h: &[u8; N], i: usize) -> u16 {
-    u16::from_ne_bytes([h[i], h[i + 1]])
-}
-
-/// `true` when the 6 bytes at `i` of `h` are `mac`: two integer compares.
-#[inline(always)]
-fn mac_at<const N: usize>(h: &[u8; N], i: usize, mac: &[u8; 6]) -> bool {
-    rd32(h, i) == u32::from_ne_bytes([mac[0], mac[1], mac[2], mac[3]])
-        && rd16(h, i + 4) == u16::from_ne_bytes([mac[4], mac[5]])
-}
-
-/// Ethertype IPv4 followed by version 4, header length 5, as they sit in memory.
-const IPV4_NO_OPTIONS: [u8; 3] = [0x08, 0x00, 0x45];
-
 /// `true` when the 20-byte IPv4 header `h` has a correct checksum: its one's-complement sum
 /// folds to 0xFFFF. Since 2^16 ≡ 1 (mod 0xFFFF), a plain sum of 32-bit words (in either byte
 /// order) is congruent to the folded sum, and a non-zero sum folds to 0xFFFF exactly when it
 /// is a multiple of 0xFFFF — one multiply instead of a chain of folds.
 #[inline(always)]
-fn csum_ok(h: &[u8; 20]) -> bool {
-    let w = |i: usize| u64::from(u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]));
+fn csum_ok<const N: usize>(h: &[u8; N], at: usize) -> bool {
+    let w = |i: usize| u64::from(rd32(h, at + i));
     let s = w(0) + w(4) + w(8) + w(12) + w(16);
     s != 0 && s % 0xFFFF == 0
 }
 
-/// Decrements the TTL (> 1) of the IPv4 header `ip` and updates its checksum incrementally:
-/// RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), where ~m + m' is 0xFEFF for any TTL ≥ 1 — the
-/// same bytes as [`ipv4::Packet::decrement_ttl`] writes.
+/// Decrements the TTL (> 1) of the IPv4 header at `at` of `d` and updates its checksum
+/// incrementally: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), where ~m + m' is 0xFEFF for any
+/// TTL ≥ 1 — the same bytes as [`ipv4::Packet::decrement_ttl`] writes.
 #[inline(always)]
-fn decrement_ttl(ip: &mut [u8; 20]) {
-    ip[8] -= 1;
-    let hc = u16::from_be_bytes([ip[10], ip[11]]);
-    ip[10..12].copy_from_slice(&crate::wire::checksum::fold(u32::from(!hc) + 0xFEFF).to_be_bytes());
+fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
+    d[at + 8] -= 1;
+    let hc = u16::from_be_bytes([d[at + 10], d[at + 11]]);
+    let s = u32::from(!hc) + 0xFEFF;
+    // One fold suffices: s <= 0x1FEFE.
+    let c = !((s & 0xFFFF) + (s >> 16)) as u16;
+    d[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
 }
 
 /// An inner IPv4 packet that passed the checks route_v4 makes and was looked up.
-struct Routed<'t> {
-    nh: &'t Nexthop,
+struct Routed {
+    nh: NhIdx,
     /// IP total length.
     total: usize,
     ttl: u8,
@@ -149,20 +364,20 @@ struct Routed<'t> {
 /// Checks the IPv4 header at the start of `ip` (no options, length within `ip`, checksum,
 /// TTL > 1) and finds its nexthop: `label` when given, else the FIB of `vrf`.
 #[inline(always)]
-fn route4<'t>(
+fn route4(
     cache: &mut [CacheEntry; FIB_CACHE],
-    t: &'t Tables,
+    t: &Tables,
     m: &mut Memo,
     vrf: u16,
     ip: &[u8],
     label: Option<NhIdx>,
-) -> Option<Routed<'t>> {
+) -> Option<Routed> {
     let h = ip.first_chunk::<20>()?;
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    if h[0] != 0x45 || total < 20 || total > ip.len() || h[8] <= 1 || !csum_ok(h) {
+    if h[0] != 0x45 || total < 20 || total > ip.len() || h[8] <= 1 || !csum_ok(h, 0) {
         return None;
     }
-    let idx = match label {
+    let nh = match label {
         Some(nh) => nh,
         None => m.lookup(
             cache,
@@ -173,35 +388,22 @@ fn route4<'t>(
     };
     let syn = h[9] == ipv4::PROTO_TCP && (ip[..total].get(33).is_none_or(|f| f & 0x02 != 0));
     Some(Routed {
-        nh: t.nexthop(idx)?,
+        nh,
         total,
         ttl: h[8],
         syn,
     })
 }
 
-/// The interface a routed packet goes out of, when its nexthop is one and the packet fits it.
+/// Delivers a routed frame (Ethernet header at the front, IP after it): trims it to the IP
+/// length, rewrites the MACs and decrements the TTL.
 #[inline(always)]
-fn interface<'t>(t: &'t Tables, r: &Routed<'t>) -> Option<(PortIdx, &'t [u8; 6])> {
-    let Nexthop::Interface { port, dst_mac } = r.nh else {
-        return None;
-    };
-    let out = t.ports.get(usize::from(*port))?;
-    (r.total <= usize::from(out.mtu)).then_some((*port, dst_mac))
-}
-
-/// Delivers a routed frame (Ethernet header at the front, IP after it, checked by
-/// [`interface`]): trims it to the IP length, decrements the TTL and rewrites the MACs.
-#[inline(always)]
-fn deliver<P: Packet>(t: &Tables, p: &mut P, total: usize, dst_mac: &[u8; 6]) {
+fn deliver<P: Packet>(p: &mut P, total: usize, macs: &[u8; 12]) {
     // Shortening never fails.
     p.set_len(ETH + total);
     if let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + 20 }>() {
-        d[0..6].copy_from_slice(dst_mac);
-        d[6..12].copy_from_slice(&t.router_mac);
-        if let Some(ip) = d.last_chunk_mut::<20>() {
-            decrement_ttl(ip);
-        }
+        d[..12].copy_from_slice(macs);
+        decrement_ttl(d, ETH);
     }
 }
 
@@ -218,14 +420,10 @@ pub(super) fn fabric<P: Packet>(
     }
     let d = p.data();
     let h = d.first_chunk::<42>()?;
-    if !mac_at(h, 0, &t.fabric.mac) || [h[12], h[13], h[14]] != IPV4_NO_OPTIONS {
+    if !m.c.outer.matches(h, 0) {
         return None;
     }
-    // Not a fragment (DF may be set), addressed to us, checksum right.
-    if h[20] & 0x3F != 0 || h[21] != 0 || rd32(h, 30) != u32::from_ne_bytes(t.fabric.ip.octets()) {
-        return None;
-    }
-    if !p.rx_ip_csum_good() && !csum_ok(h[14..34].try_into().ok()?) {
+    if !p.rx_ip_csum_good() && !csum_ok(h, ETH) {
         return None;
     }
     let end = ETH + usize::from(be16(h, 16));
@@ -244,7 +442,7 @@ pub(super) fn fabric<P: Packet>(
             }
         }
         ipv4::PROTO_GRE => {
-            if [h[34], h[35], h[36], h[37]] != [0, 0, 0x88, 0x47] {
+            if rd32(h, 34) != u32::from_ne_bytes([0, 0, 0x88, 0x47]) {
                 return None;
             }
             mpls_in(core, t, m, p, 38, end, Encap::MplsGre)
@@ -265,7 +463,7 @@ fn vxlan<P: Packet>(
     const INNER: usize = 50;
     let d = p.data();
     let h = d.get(..end)?.first_chunk::<{ INNER + ETH }>()?;
-    if h[42] & 0x08 == 0 {
+    if !m.c.vxlan.matches(h, 40) {
         return None;
     }
     let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
@@ -277,21 +475,23 @@ fn vxlan<P: Packet>(
         m.vni_vrf = v;
         v
     };
-    if !mac_at(h, INNER, &t.router_mac) || [h[INNER + 12], h[INNER + 13]] != [0x08, 0x00] {
-        return None;
-    }
     let r = route4(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
-    let (port, mac) = interface(t, &r)?;
+    let Action::Out {
+        port, mtu, macs, ..
+    } = m.action(core, t, r.nh)
+    else {
+        return None;
+    };
     // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
-    if r.syn {
+    if r.total > usize::from(mtu) || r.syn {
         return None;
     }
     // Commit: from here the packet changes, and every check has passed.
     if !p.adj(INNER) {
         return None;
     }
-    deliver(t, p, r.total, mac);
-    core.stats.event(Event::VxlanDecap);
+    deliver(p, r.total, &macs);
+    m.events[EV_VXLAN_DECAP] += 1;
     Some(Tx(port))
 }
 
@@ -325,26 +525,27 @@ fn mpls_in<P: Packet>(
     let inner = off + mpls::HEADER_LEN;
     let r = route4(&mut core.fib_cache, t, m, 0, &d[inner..end], Some(nh))?;
     // The label's nexthop must be an interface to a vif (the general path drops others).
-    let (port, mac) = interface(t, &r)?;
-    if r.syn
-        || !matches!(
-            t.ports.get(usize::from(port)).map(|p| &p.kind),
-            Some(PortKind::Vif { .. })
-        )
-    {
+    let Action::Out {
+        port,
+        mtu,
+        macs,
+        to_vif: true,
+    } = m.action(core, t, r.nh)
+    else {
+        return None;
+    };
+    if r.total > usize::from(mtu) || r.syn {
         return None;
     }
     // Commit: the 14 bytes before the inner packet become its Ethernet header.
     if !p.adj(inner - ETH) {
         return None;
     }
-    p.data_mut()[12..14].copy_from_slice(&[0x08, 0x00]);
-    deliver(t, p, r.total, mac);
-    core.stats.event(if encap == Encap::MplsUdp {
-        Event::MplsUdpDecap
-    } else {
-        Event::MplsGreDecap
-    });
+    if let Some(d) = p.data_mut().first_chunk_mut::<ETH>() {
+        d[12..14].copy_from_slice(&[0x08, 0x00]);
+    }
+    deliver(p, r.total, &macs);
+    m.events[ev_of(encap)] += 1;
     Some(Tx(port))
 }
 
@@ -357,54 +558,49 @@ pub(super) fn vif<P: Packet>(
     port: PortIdx,
     p: &mut P,
 ) -> Option<Verdict> {
-    let Some(PortKind::Vif { vrf, .. }) = t.ports.get(usize::from(port)).map(|p| &p.kind) else {
-        return None;
-    };
+    let vrf = m.vif_vrf?;
     if !p.is_contiguous() || p.gso_size().is_some() || p.l4_csum_partial() {
         return None;
     }
     let d = p.data();
-    let h = d.first_chunk::<{ ETH + 1 }>()?;
-    if !mac_at(h, 0, &t.router_mac) || [h[12], h[13], h[14]] != IPV4_NO_OPTIONS {
+    let h = d.first_chunk::<{ ETH + 20 }>()?;
+    if !m.c.vif.matches(h, 0) {
         return None;
     }
-    let r = route4(&mut core.fib_cache, t, m, *vrf, &d[ETH..], None)?;
-    match r.nh {
-        Nexthop::Interface { .. } => {
-            let (out, mac) = interface(t, &r)?;
-            deliver(t, p, r.total, mac);
+    let r = route4(&mut core.fib_cache, t, m, vrf, &d[ETH..], None)?;
+    match m.action(core, t, r.nh) {
+        Action::Out {
+            port: out,
+            mtu,
+            macs,
+            ..
+        } => {
+            if r.total > usize::from(mtu) {
+                return None;
+            }
+            deliver(p, r.total, &macs);
             if out != FABRIC && out != port {
-                core.stats.event(Event::LocalDelivery);
+                m.events[EV_LOCAL] += 1;
             }
             Some(Tx(out))
         }
-        Nexthop::Tunnel(tun) => {
-            let limit = inner_limit(tun.encap, path_mtu_of(t, core, tun));
+        Action::Tunnel { limit, hdr } => {
             if r.total > usize::from(limit) || r.syn {
                 return None;
             }
-            let nmac = t.neighbors.mac(tun.neighbor)?;
             if !p.set_len(ETH + r.total) {
                 return None;
             }
-            let d = p.data_mut();
-            // Always there: route4 checked total >= 20.
-            let ip = d
-                .get_mut(ETH..ETH + 20)
-                .and_then(|s| s.first_chunk_mut::<20>())?;
-            decrement_ttl(ip);
-            let tos = ip[1];
-            let hash = super::flow_hash_v4(&d[ETH..]);
-            let e = EncapArgs {
-                tun,
-                nmac,
-                tos,
-                ttl: r.ttl - 1,
-                hash,
-                df: true,
-            };
-            Some(encap(core, t, p, &e))
+            let d = p.data_mut().first_chunk_mut::<{ ETH + 20 }>()?;
+            decrement_ttl(d, ETH);
+            let tos = d[ETH + 1];
+            let hash = super::flow_hash_v4(&p.data()[ETH..]);
+            if !hdr.write(p, tos, r.ttl - 1, hash) {
+                return None;
+            }
+            m.events[3 + ev_of(hdr.encap())] += 1;
+            Some(Tx(FABRIC))
         }
-        _ => None,
+        Action::Other => None,
     }
 }
