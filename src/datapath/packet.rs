@@ -16,9 +16,17 @@ pub trait Packet {
     /// Adds `n` bytes at the front (room for new headers; their content is unspecified).
     /// `false`, and no change, if the headroom is smaller than `n`.
     fn prepend(&mut self, n: usize) -> bool;
+    /// Bytes [`Packet::prepend`] can add.
+    fn headroom(&self) -> usize;
     /// Sets the length to `len` bytes: shorter trims the tail, longer grows into the tailroom
     /// (new bytes unspecified). `false`, and no change, if the tailroom is too small.
     fn set_len(&mut self, len: usize) -> bool;
+    /// Keeps only the `len` bytes from `off` (strips headers and trims the tail in one step).
+    /// `false`, and no change, unless `off + len` is within the packet.
+    #[inline(always)]
+    fn narrow(&mut self, off: usize, len: usize) -> bool {
+        off + len <= self.len() && self.adj(off) && self.set_len(len)
+    }
     /// `true` when all the packet's bytes are in one segment. The pipeline drops others.
     fn is_contiguous(&self) -> bool {
         true
@@ -123,6 +131,10 @@ impl Packet for VecPacket {
         true
     }
     #[inline(always)]
+    fn headroom(&self) -> usize {
+        self.start
+    }
+    #[inline(always)]
     fn prepend(&mut self, n: usize) -> bool {
         if self.start < n {
             return false;
@@ -135,6 +147,15 @@ impl Packet for VecPacket {
         if self.start + len > self.buf.len() {
             return false;
         }
+        self.end = self.start + len;
+        true
+    }
+    #[inline(always)]
+    fn narrow(&mut self, off: usize, len: usize) -> bool {
+        if off + len > self.end - self.start {
+            return false;
+        }
+        self.start += off;
         self.end = self.start + len;
         true
     }
@@ -171,5 +192,15 @@ mod tests {
         assert!(p.set_len(2));
         assert_eq!(p.data(), &[1, 2]);
         assert!(!p.set_len(DEFAULT_BUF_SIZE));
+    }
+
+    #[test]
+    fn narrow_strips_and_trims_in_one_step() {
+        let mut p = VecPacket::from_bytes(&[1, 2, 3, 4, 5, 6]);
+        assert!(!p.narrow(2, 5));
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
+        assert!(p.narrow(2, 3));
+        assert_eq!(p.data(), &[3, 4, 5]);
+        assert_eq!(p.headroom(), DEFAULT_HEADROOM + 2);
     }
 }

@@ -251,19 +251,17 @@ pub fn process_burst<P: Packet>(
     } else if in_port == FABRIC {
         let mut m = fast::Memo::new(cx.core, t, in_port);
         for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
-            *v = match fast::fabric(cx.core, t, &mut m, p) {
-                Some(v) => v,
-                None => general(&mut cx, in_port, p),
-            };
+            if !fast::fabric(cx.core, t, &mut m, p, v) {
+                *v = general(&mut cx, in_port, p);
+            }
         }
         m.flush(cx.core);
     } else {
         let mut m = fast::Memo::new(cx.core, t, in_port);
         for (p, v) in pkts.iter_mut().zip(verdicts.iter_mut()) {
-            *v = match fast::vif(cx.core, t, &mut m, in_port, p) {
-                Some(v) => v,
-                None => general(&mut cx, in_port, p),
-            };
+            if !fast::vif(cx.core, t, &mut m, in_port, p, v) {
+                *v = general(&mut cx, in_port, p);
+            }
         }
         m.flush(cx.core);
     }
@@ -294,13 +292,14 @@ pub fn fast_path_only<P: Packet>(
     p: &mut P,
 ) -> Option<Verdict> {
     let mut memo = fast::Memo::new(ctx, t, in_port);
-    let v = if in_port == FABRIC {
-        fast::fabric(ctx, t, &mut memo, p)
+    let mut v = Drop(R::TxFull);
+    let taken = if in_port == FABRIC {
+        fast::fabric(ctx, t, &mut memo, p, &mut v)
     } else {
-        fast::vif(ctx, t, &mut memo, in_port, p)
+        fast::vif(ctx, t, &mut memo, in_port, p, &mut v)
     };
     memo.flush(ctx);
-    v
+    taken.then_some(v)
 }
 
 /// The pipeline for one packet.
@@ -1461,7 +1460,7 @@ fn mix(a: u64, b: u64) -> u32 {
 
 /// Hash of an IPv4 packet's 5-tuple (addresses and protocol only for fragments and
 /// protocols without ports).
-#[inline]
+#[inline(always)]
 pub fn flow_hash_v4(ip: &[u8]) -> u32 {
     if ip.len() < ipv4::HEADER_LEN {
         return 0;

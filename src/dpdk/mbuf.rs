@@ -202,6 +202,11 @@ impl Packet for Mbuf {
         true
     }
 
+    #[inline(always)]
+    fn headroom(&self) -> usize {
+        usize::from(self.raw().data_off)
+    }
+
     /// Like `rte_pktmbuf_prepend`.
     #[inline(always)]
     fn prepend(&mut self, n: usize) -> bool {
@@ -240,6 +245,20 @@ impl Packet for Mbuf {
     #[inline(always)]
     fn is_contiguous(&self) -> bool {
         self.raw().nb_segs == 1
+    }
+
+    /// Strips `off` bytes and trims to `len` in one step (single-segment packets only).
+    #[inline(always)]
+    fn narrow(&mut self, off: usize, len: usize) -> bool {
+        let m = self.raw_mut();
+        if m.nb_segs != 1 || off + len > usize::from(m.data_len) {
+            return false;
+        }
+        // off + len <= data_len, a u16, so both conversions are exact.
+        m.data_off += off as u16;
+        m.data_len = len as u16;
+        m.pkt_len = len as u32;
+        true
     }
 
     #[inline]

@@ -107,6 +107,8 @@ pub(super) struct Consts {
     vxlan: Pattern<3>,
     /// Bytes 0..16 of a VM's frame: the router MAC, IPv4 without options.
     vif: Pattern<2>,
+    /// A UDP port for VXLAN (`u32::MAX` when there is none).
+    vxlan_port: u32,
 }
 
 impl Consts {
@@ -127,6 +129,11 @@ impl Consts {
             outer: Pattern::new(&outer),
             vxlan: Pattern::new(&vxlan),
             vif: Pattern::new(&vif),
+            vxlan_port: t
+                .udp_decap
+                .iter()
+                .find(|(_, d)| *d == UdpDecap::Vxlan)
+                .map_or(u32::MAX, |(p, _)| u32::from(*p)),
         }
     }
 
@@ -144,12 +151,12 @@ impl Consts {
 enum Action {
     /// Not a fast-path case: the general pipeline decides.
     Other,
-    /// Out of a port: the frame gets `macs` (destination, then source) in front.
+    /// Out of a port: the frame gets the Ethernet header `eth` (MACs and type IPv4).
     Out {
         port: PortIdx,
         mtu: u16,
         to_vif: bool,
-        macs: [u8; 12],
+        eth: [u8; ETH],
     },
     /// Into a tunnel: inner IP packets up to `limit` bytes fit the path.
     Tunnel { limit: u16, hdr: OuterHeader },
@@ -262,12 +269,12 @@ impl Memo {
 
     /// What nexthop `nh` resolves to (remembered for the burst).
     #[inline(always)]
-    fn action(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
+    fn action(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) -> &Action {
         if nh != self.nh {
             self.act = resolve(core, t, nh);
             self.nh = nh;
         }
-        self.act
+        &self.act
     }
 }
 
@@ -277,14 +284,15 @@ fn resolve(core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
     match t.nexthop(nh) {
         Some(Nexthop::Interface { port, dst_mac }) => match t.ports.get(usize::from(*port)) {
             Some(out) => {
-                let mut macs = [0; 12];
-                macs[..6].copy_from_slice(dst_mac);
-                macs[6..].copy_from_slice(&t.router_mac);
+                let mut eth = [0; ETH];
+                eth[..6].copy_from_slice(dst_mac);
+                eth[6..12].copy_from_slice(&t.router_mac);
+                eth[12..].copy_from_slice(&[0x08, 0x00]);
                 Action::Out {
                     port: *port,
                     mtu: out.mtu,
                     to_vif: matches!(out.kind, PortKind::Vif { .. }),
-                    macs,
+                    eth,
                 }
             }
             None => Action::Other,
@@ -339,15 +347,14 @@ fn csum_ok<const N: usize>(h: &[u8; N], at: usize) -> bool {
 }
 
 /// Decrements the TTL (> 1) of the IPv4 header at `at` of `d` and updates its checksum
-/// incrementally: RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), where ~m + m' is 0xFEFF for any
-/// TTL ≥ 1 — the same bytes as [`ipv4::Packet::decrement_ttl`] writes.
+/// incrementally with the bytes [`ipv4::Packet::decrement_ttl`] writes: RFC 1624 eqn. 3,
+/// HC' = ~(~HC + ~m + m') with ~m + m' = 0xFEFF, which works out to HC + 0x100 when
+/// HC < 0xFEFF and HC + 0x101 (mod 2^16) from there on (0xFEFF gives 0x0000, not 0xFFFF).
 #[inline(always)]
 fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
     d[at + 8] -= 1;
     let hc = u16::from_be_bytes([d[at + 10], d[at + 11]]);
-    let s = u32::from(!hc) + 0xFEFF;
-    // One fold suffices: s <= 0x1FEFE.
-    let c = !((s & 0xFFFF) + (s >> 16)) as u16;
+    let c = hc.wrapping_add(0x100 + u16::from(hc >= 0xFEFF));
     d[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
 }
 
@@ -395,26 +402,66 @@ fn route4(
     })
 }
 
-/// Delivers a routed frame (Ethernet header at the front, IP after it): trims it to the IP
-/// length, rewrites the MACs and decrements the TTL.
+/// Delivers a routed frame whose IP packet of `total` bytes starts at `off + ETH`: strips
+/// the `off` bytes before it and what follows the IP packet, writes the Ethernet header
+/// (`eth`: MACs and type) and decrements the TTL. `false`, and no change, when `p` is shorter.
 #[inline(always)]
-fn deliver<P: Packet>(p: &mut P, total: usize, macs: &[u8; 12]) {
-    // Shortening never fails.
-    p.set_len(ETH + total);
+fn deliver<P: Packet>(p: &mut P, off: usize, total: usize, eth: &[u8; ETH]) -> bool {
+    if !p.narrow(off, ETH + total) {
+        return false;
+    }
     if let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + 20 }>() {
-        d[..12].copy_from_slice(macs);
+        *d.first_chunk_mut::<ETH>().unwrap_or(&mut [0; ETH]) = *eth;
         decrement_ttl(d, ETH);
     }
+    true
 }
 
-/// A packet from the fabric.
+/// A packet from the fabric: `true` when the fast path took it (and wrote its verdict).
 #[inline(always)]
 pub(super) fn fabric<P: Packet>(
     core: &mut CoreCtx,
     t: &Tables,
     m: &mut Memo,
     p: &mut P,
-) -> Option<Verdict> {
+    v: &mut Verdict,
+) -> bool {
+    match from_fabric(core, t, m, p) {
+        Some(port) => {
+            *v = Tx(port);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A packet from vif `port`: `true` when the fast path took it (and wrote its verdict).
+#[inline(always)]
+pub(super) fn vif<P: Packet>(
+    core: &mut CoreCtx,
+    t: &Tables,
+    m: &mut Memo,
+    port: PortIdx,
+    p: &mut P,
+    v: &mut Verdict,
+) -> bool {
+    match from_vif(core, t, m, port, p) {
+        Some(port) => {
+            *v = Tx(port);
+            true
+        }
+        None => false,
+    }
+}
+
+/// A packet from the fabric: the port it goes out of, or `None` (untouched).
+#[inline(always)]
+fn from_fabric<P: Packet>(
+    core: &mut CoreCtx,
+    t: &Tables,
+    m: &mut Memo,
+    p: &mut P,
+) -> Option<PortIdx> {
     if !p.is_contiguous() {
         return None;
     }
@@ -436,7 +483,11 @@ pub(super) fn fabric<P: Packet>(
             if usize::from(be16(h, 38)) != end - ETH - 20 {
                 return None;
             }
-            match t.udp_decap(be16(h, 36))? {
+            let dport = be16(h, 36);
+            if u32::from(dport) == m.c.vxlan_port {
+                return vxlan(core, t, m, p, end);
+            }
+            match t.udp_decap(dport)? {
                 UdpDecap::Vxlan => vxlan(core, t, m, p, end),
                 UdpDecap::MplsUdp => mpls_in(core, t, m, p, 42, end, Encap::MplsUdp),
             }
@@ -459,7 +510,7 @@ fn vxlan<P: Packet>(
     m: &mut Memo,
     p: &mut P,
     end: usize,
-) -> Option<Verdict> {
+) -> Option<PortIdx> {
     const INNER: usize = 50;
     let d = p.data();
     let h = d.get(..end)?.first_chunk::<{ INNER + ETH }>()?;
@@ -476,10 +527,7 @@ fn vxlan<P: Packet>(
         v
     };
     let r = route4(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
-    let Action::Out {
-        port, mtu, macs, ..
-    } = m.action(core, t, r.nh)
-    else {
+    let &Action::Out { port, mtu, eth, .. } = m.action(core, t, r.nh) else {
         return None;
     };
     // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
@@ -487,12 +535,11 @@ fn vxlan<P: Packet>(
         return None;
     }
     // Commit: from here the packet changes, and every check has passed.
-    if !p.adj(INNER) {
+    if !deliver(p, INNER, r.total, &eth) {
         return None;
     }
-    deliver(p, r.total, &macs);
     m.events[EV_VXLAN_DECAP] += 1;
-    Some(Tx(port))
+    Some(port)
 }
 
 /// MPLS over UDP or GRE: the label stack entry is at `off`, the inner IP packet after it.
@@ -505,7 +552,7 @@ fn mpls_in<P: Packet>(
     off: usize,
     end: usize,
     encap: Encap,
-) -> Option<Verdict> {
+) -> Option<PortIdx> {
     let d = p.data();
     let e = d.get(off..end)?.first_chunk::<4>()?;
     let entry = u32::from_be_bytes(*e);
@@ -528,9 +575,9 @@ fn mpls_in<P: Packet>(
     let Action::Out {
         port,
         mtu,
-        macs,
+        eth,
         to_vif: true,
-    } = m.action(core, t, r.nh)
+    } = *m.action(core, t, r.nh)
     else {
         return None;
     };
@@ -538,26 +585,22 @@ fn mpls_in<P: Packet>(
         return None;
     }
     // Commit: the 14 bytes before the inner packet become its Ethernet header.
-    if !p.adj(inner - ETH) {
+    if !deliver(p, inner - ETH, r.total, &eth) {
         return None;
     }
-    if let Some(d) = p.data_mut().first_chunk_mut::<ETH>() {
-        d[12..14].copy_from_slice(&[0x08, 0x00]);
-    }
-    deliver(p, r.total, &macs);
     m.events[ev_of(encap)] += 1;
-    Some(Tx(port))
+    Some(port)
 }
 
-/// A packet from vif `port`.
+/// A packet from vif `port`: the port it goes out of, or `None` (untouched).
 #[inline(always)]
-pub(super) fn vif<P: Packet>(
+fn from_vif<P: Packet>(
     core: &mut CoreCtx,
     t: &Tables,
     m: &mut Memo,
     port: PortIdx,
     p: &mut P,
-) -> Option<Verdict> {
+) -> Option<PortIdx> {
     let vrf = m.vif_vrf?;
     if !p.is_contiguous() || p.gso_size().is_some() || p.l4_csum_partial() {
         return None;
@@ -569,38 +612,83 @@ pub(super) fn vif<P: Packet>(
     }
     let r = route4(&mut core.fib_cache, t, m, vrf, &d[ETH..], None)?;
     match m.action(core, t, r.nh) {
-        Action::Out {
+        &Action::Out {
             port: out,
             mtu,
-            macs,
+            ref eth,
             ..
         } => {
-            if r.total > usize::from(mtu) {
+            if r.total > usize::from(mtu) || !deliver(p, 0, r.total, eth) {
                 return None;
             }
-            deliver(p, r.total, &macs);
             if out != FABRIC && out != port {
                 m.events[EV_LOCAL] += 1;
             }
-            Some(Tx(out))
+            Some(out)
         }
         Action::Tunnel { limit, hdr } => {
-            if r.total > usize::from(limit) || r.syn {
+            if r.total > usize::from(*limit)
+                || r.syn
+                || p.headroom() < OuterHeader::push_len(hdr.encap())
+            {
                 return None;
             }
-            if !p.set_len(ETH + r.total) {
-                return None;
-            }
+            // Commit. Nothing below fails: the packet is longer than ETH + total (route4), so
+            // trimming works, and the headroom is checked.
+            p.set_len(ETH + r.total);
             let d = p.data_mut().first_chunk_mut::<{ ETH + 20 }>()?;
             decrement_ttl(d, ETH);
             let tos = d[ETH + 1];
             let hash = super::flow_hash_v4(&p.data()[ETH..]);
-            if !hdr.write(p, tos, r.ttl - 1, hash) {
-                return None;
-            }
-            m.events[3 + ev_of(hdr.encap())] += 1;
-            Some(Tx(FABRIC))
+            hdr.write(p, tos, r.ttl - 1, hash);
+            let ev = 3 + ev_of(hdr.encap());
+            m.events[ev] += 1;
+            Some(FABRIC)
         }
         Action::Other => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcut in [`decrement_ttl`] writes the bytes of the general rewrite for every
+    /// checksum value and TTL.
+    #[test]
+    fn decrement_ttl_matches_the_general_rewrite() {
+        for hc in 0..=u16::MAX {
+            for ttl in [2u8, 3, 64, 128, 255] {
+                let mut a = [0u8; 20];
+                a[0] = 0x45;
+                a[8] = ttl;
+                a[9] = 17;
+                a[10..12].copy_from_slice(&hc.to_be_bytes());
+                let mut b = a;
+                decrement_ttl(&mut a, 0);
+                ipv4::Packet::new_unchecked(&mut b[..]).decrement_ttl();
+                assert_eq!(a, b, "checksum {hc:#06x}, ttl {ttl}");
+            }
+        }
+    }
+
+    /// A pattern matches exactly the bytes it was built from, under its masks.
+    #[test]
+    fn patterns_match_under_their_masks() {
+        let p = Pattern::<2>::new(&[(0, 0xAB, 0xFF), (9, 0x40, 0x40), (15, 0x01, 0x0F)]);
+        let mut h = [0u8; 16];
+        h[0] = 0xAB;
+        h[9] = 0x40;
+        h[15] = 0x01;
+        assert!(p.matches(&h, 0));
+        h[9] = 0xFF; // other bits of byte 9 do not matter
+        h[15] = 0xF1; // nor the high nibble of byte 15
+        h[3] = 0x77; // nor unmasked bytes
+        assert!(p.matches(&h, 0));
+        for (i, b) in [(0, 0xAA), (9, 0x00), (15, 0x02)] {
+            let mut g = h;
+            g[i] = b;
+            assert!(!p.matches(&g, 0), "byte {i} = {b:#04x}");
+        }
     }
 }
