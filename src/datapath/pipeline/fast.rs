@@ -303,7 +303,7 @@ fn resolve(core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
                 // The general encapsulation's own check (outer packet within the fabric MTU
                 // and 64 KiB) holds for every packet within `limit`.
                 let push = OuterHeader::push_len(tun.encap);
-                let outer_max = t.fabric_mtu().min(u16::MAX).saturating_sub(push as u16);
+                let outer_max = t.fabric_mtu().saturating_sub(push as u16);
                 Action::Tunnel {
                     limit: limit.min(outer_max),
                     hdr: OuterHeader::new(t, tun, &nmac, true),
