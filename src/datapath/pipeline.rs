@@ -1622,7 +1622,10 @@ impl OuterHeader {
         if !p.prepend(push) {
             return false;
         }
-        let csum = checksum::fold(self.sum + u32::from(tos) + u32::from(len));
+        // Two folds suffice: the sum is below 0x70000.
+        let s = self.sum + u32::from(tos) + u32::from(len);
+        let s = (s & 0xFFFF) + (s >> 16);
+        let csum = !((s & 0xFFFF) + (s >> 16)) as u16;
         let ip = |d: &mut [u8; 42]| {
             d[15] = tos;
             d[16..18].copy_from_slice(&len.to_be_bytes());
