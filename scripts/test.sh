@@ -2,7 +2,8 @@
 # The project's single test command (run as root on Debian 12):
 #   host preparation (scripts/setup-host.sh), cargo build --release, cargo test --release
 #   (unit + integration), then the end-to-end scripts e2e-vxlan.sh, e2e-mpls-pcap.sh,
-#   e2e-malformed.sh, e2e-pmtu.sh, e2e-pmtu-pcap.sh and e2e-api.sh against target/release/vrouter.
+#   e2e-malformed.sh, e2e-pmtu.sh, e2e-pmtu-pcap.sh, e2e-api.sh and latency-smoke.sh against
+#   target/release/vrouter.
 # The last line is "N passed, N failed", counting cargo test (as one) and the end-to-end scripts; the exit status is
 # non-zero when anything failed (host setup, build, cargo test or an end-to-end script).
 set -uo pipefail
@@ -11,9 +12,11 @@ ROOT=$PWD
 if ! command -v cargo >/dev/null 2>&1 && [[ -x $HOME/.cargo/bin/cargo ]]; then
     export PATH="$HOME/.cargo/bin:$PATH"
 fi
-E2E=(e2e-vxlan.sh e2e-mpls-pcap.sh e2e-malformed.sh e2e-pmtu.sh e2e-pmtu-pcap.sh e2e-api.sh)
+E2E=(e2e-vxlan.sh e2e-mpls-pcap.sh e2e-malformed.sh e2e-pmtu.sh e2e-pmtu-pcap.sh e2e-api.sh
+     latency-smoke.sh)
 declare -A LIMIT=([e2e-vxlan.sh]=240 [e2e-mpls-pcap.sh]=120 [e2e-malformed.sh]=120
-                  [e2e-pmtu.sh]=240 [e2e-pmtu-pcap.sh]=90 [e2e-api.sh]=180)
+                  [e2e-pmtu.sh]=240 [e2e-pmtu-pcap.sh]=90 [e2e-api.sh]=180
+                  [latency-smoke.sh]=300)
 status=0
 step() { printf '\n==== %s\n' "$*"; }
 
