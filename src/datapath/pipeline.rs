@@ -1460,7 +1460,7 @@ fn mix(a: u64, b: u64) -> u32 {
 
 /// Hash of an IPv4 packet's 5-tuple (addresses and protocol only for fragments and
 /// protocols without ports).
-#[inline(always)]
+#[inline]
 pub fn flow_hash_v4(ip: &[u8]) -> u32 {
     if ip.len() < ipv4::HEADER_LEN {
         return 0;

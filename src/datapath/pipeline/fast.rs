@@ -547,7 +547,7 @@ fn vxlan<P: Packet>(
     if !m.c.vxlan.matches(h, 40) {
         return None;
     }
-    let vni = u32::from_be_bytes([0, h[46], h[47], h[48]]);
+    let vni = u32::from_be_bytes([h[45], h[46], h[47], h[48]]) & 0xFF_FFFF;
     let vrf = if vni == m.vni {
         m.vni_vrf
     } else {
