@@ -289,7 +289,7 @@ impl Config {
                 mtu: self.fabric.mtu.unwrap_or(1500),
                 mss_clamp: false,
             }],
-            vrfs: Vec::new(),
+            vrfs: Default::default(),
             nexthops: Arc::new(Vec::new()),
             vni_to_vrf: Arc::default(),
             labels: Arc::default(),

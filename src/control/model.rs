@@ -113,20 +113,8 @@ impl Model {
         Ok(next)
     }
 
-    fn vrf_mut(&mut self, id: u32, field: &str) -> Result<&mut Vrf, ConfigError> {
-        match self.tables.vrfs.get_mut(id as usize) {
-            Some(Some(v)) => Ok(Arc::make_mut(v)),
-            _ => Err(bad(field, format!("VRF {id} is not defined"))),
-        }
-    }
-
     fn check_vrf(&self, id: u32, field: &str) -> Result<u16, ConfigError> {
-        if self
-            .tables
-            .vrfs
-            .get(id as usize)
-            .is_some_and(Option::is_some)
-        {
+        if self.tables.vrfs.contains(id) {
             Ok(id as u16)
         } else {
             Err(bad(field, format!("VRF {id} is not defined")))
@@ -198,13 +186,13 @@ impl Model {
         if nh >= crate::tables::fib4::MAX_NH {
             return Err(bad(field, "the nexthop table is full"));
         }
-        let old = {
-            let v = self.vrf_mut(vrf, field)?;
-            match addr {
-                IpAddr::V4(a) => v.fib4.insert(u32::from(a), len, nh),
-                IpAddr::V6(a) => v.fib6.insert(u128::from(a), len, nh),
-            }
-        };
+        let id = self.check_vrf(vrf, field)?;
+        let vrfs = &mut self.tables.vrfs;
+        let old = match addr {
+            IpAddr::V4(a) => vrfs.insert4(id, u32::from(a), len, nh),
+            IpAddr::V6(a) => vrfs.insert6(id, u128::from(a), len, nh),
+        }
+        .expect("checked");
         self.add_ref(nh, 1);
         if let Some(o) = old {
             self.add_ref(o, -1);
@@ -227,13 +215,13 @@ impl Model {
         len: u8,
         field: &str,
     ) -> Result<Option<NhIdx>, ConfigError> {
-        let old = {
-            let v = self.vrf_mut(vrf, field)?;
-            match addr {
-                IpAddr::V4(a) => v.fib4.remove(u32::from(a), len),
-                IpAddr::V6(a) => v.fib6.remove(u128::from(a), len),
-            }
-        };
+        let id = self.check_vrf(vrf, field)?;
+        let vrfs = &mut self.tables.vrfs;
+        let old = match addr {
+            IpAddr::V4(a) => vrfs.remove4(id, u32::from(a), len),
+            IpAddr::V6(a) => vrfs.remove6(id, u128::from(a), len),
+        }
+        .expect("checked");
         if let Some(o) = old {
             self.add_ref(o, -1);
         }
@@ -252,12 +240,7 @@ impl Model {
                 if *id as usize >= MAX_VRFS {
                     return Err(bad("id", format!("{id} is out of range 0..{MAX_VRFS}")));
                 }
-                if self
-                    .tables
-                    .vrfs
-                    .get(*id as usize)
-                    .is_some_and(Option::is_some)
-                {
+                if self.tables.vrfs.contains(*id) {
                     return Err(bad("id", format!("VRF {id} is defined twice")));
                 }
                 let router_ip = match router_ip {
@@ -277,24 +260,20 @@ impl Model {
                     }
                     Arc::make_mut(&mut self.tables.vni_to_vrf).insert(*vni, *id as u16);
                 }
-                let vrfs = &mut self.tables.vrfs;
-                if vrfs.len() <= *id as usize {
-                    vrfs.resize(*id as usize + 1, None);
-                }
-                vrfs[*id as usize] = Some(Arc::new(Vrf {
+                self.tables.vrfs.insert(Vrf {
                     id: *id as u16,
                     fib4: Default::default(),
                     fib6: Default::default(),
                     router_ip,
                     router_ip6,
-                }));
+                });
             }
             Change::VrfDel { id } => {
-                self.check_vrf(*id, "id")?;
+                let id16 = self.check_vrf(*id, "id")?;
                 if self.vrf_vifs[*id as usize] > 0 {
                     return Err(bad("id", format!("VRF {id} still has vifs")));
                 }
-                let v = self.tables.vrfs[*id as usize].take().expect("checked");
+                let v = self.tables.vrfs.remove(id16).expect("checked");
                 let used: Vec<NhIdx> = v
                     .fib4
                     .iter()
@@ -994,10 +973,10 @@ ip = ["198.51.100.2"]
         let m = batch(&m, r#"[{"op":"vrf_add","id":2},{"op":"vrf_add","id":3}]"#).unwrap();
         let next = batch(&m, r#"[{"op":"nh_add","id":1,"type":"discard"},{"op":"route_add","vrf":2,"prefix":"10.0.0.0/8","nexthop":1}]"#)
             .unwrap();
-        let same = |id: usize| {
+        let same = |id: u16| {
             Arc::ptr_eq(
-                m.tables.vrfs[id].as_ref().unwrap(),
-                next.tables.vrfs[id].as_ref().unwrap(),
+                m.tables.vrfs.get_arc(id).unwrap(),
+                next.tables.vrfs.get_arc(id).unwrap(),
             )
         };
         assert!(same(1) && same(3), "untouched VRFs are the same allocation");

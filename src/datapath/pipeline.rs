@@ -548,8 +548,7 @@ fn arp_reply_in_place(d: &mut [u8], mac: MacAddr) {
 /// `true` when `addr` reaches a local vif in `vrf` (the addresses the router answers for
 /// inside a tunnel).
 fn serves_v4(t: &Tables, vrf: u16, addr: Ipv4Addr) -> bool {
-    t.vrf(vrf)
-        .and_then(|v| v.fib4.lookup(u32::from(addr)))
+    t.lookup4(vrf, u32::from(addr))
         .and_then(|nh| t.nexthop(nh))
         .is_some_and(|nh| matches!(nh, Nexthop::Interface { .. }))
 }
@@ -868,8 +867,7 @@ fn complete_l4_checksum(frame: &mut [u8]) {
 
 /// `true` when `addr` is routable (to anything but a discard nexthop) in `vrf`.
 fn routable_v4(t: &Tables, vrf: u16, addr: Ipv4Addr) -> bool {
-    t.vrf(vrf)
-        .and_then(|v| v.fib4.lookup(u32::from(addr)))
+    t.lookup4(vrf, u32::from(addr))
         .and_then(|nh| t.nexthop(nh))
         .is_some_and(|nh| !matches!(nh, Nexthop::Discard))
 }
@@ -989,7 +987,7 @@ fn route_v4<P: Packet>(
     let ttl = ip.ttl();
     let df = ip.dont_frag();
     let dst = ip.dst_addr();
-    let found = label_nh.or_else(|| t.vrf(vrf_id)?.fib4.lookup(u32::from(dst)));
+    let found = label_nh.or_else(|| t.lookup4(vrf_id, u32::from(dst)));
     let nh = match resolve(cx, vrf_id, found, ing, dst.into(), || {
         flow_hash_v4(&d[ETH..])
     }) {

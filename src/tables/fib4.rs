@@ -18,6 +18,12 @@
 //! Both flat tables are arrays of `u64` (key and value packed, 8 per cache line) with linear
 //! probing and backward-shift deletion (no tombstones), at most 3/4 full. The control plane
 //! clones a VRF's `Fib4` on write; workers only read it.
+//!
+//! A FIB has its own Bloom filter over its blocks, for [`Fib4::lookup`]. Lookups through the
+//! tables ([`super::Tables::lookup4`], [`super::Tables::lookup4_burst`]) do not read it, nor
+//! this struct, unless a filter shared by all VRFs says the block may be present or the VRF
+//! has short prefixes ([`super::vrfs`]): with thousands of VRFs, this struct is one more cold
+//! line per lookup.
 
 use super::lpm::{Lpm4, NhIdx};
 
@@ -516,6 +522,35 @@ impl Fib4 {
                 .map(|e| (e >> L_NH_SHIFT) as NhIdx),
             _ => None,
         }
+    }
+
+    /// The whole lookup without the filter (for a caller whose own filter said the block may
+    /// be present).
+    #[inline(always)]
+    pub fn lookup_unfiltered(&self, addr: u32) -> Option<NhIdx> {
+        self.finish(addr, self.block_unfiltered(addr))
+    }
+
+    /// `true` when the FIB has prefixes of length 1..=23.
+    #[inline]
+    pub fn has_short(&self) -> bool {
+        self.short_lens != 0
+    }
+
+    /// The `/0` route's nexthop.
+    #[inline]
+    pub fn default_nh(&self) -> Option<NhIdx> {
+        (self.default != NONE).then_some(self.default)
+    }
+
+    /// Number of /24 blocks (a block holds the `/24` route or longer ones inside it).
+    pub fn block_count(&self) -> usize {
+        self.blocks.used
+    }
+
+    /// The blocks (`addr >> 8`), in no particular order.
+    pub fn blocks(&self) -> impl Iterator<Item = u32> + '_ {
+        self.blocks.iter().map(|e| (e & B_KEY_MASK) as u32)
     }
 
     /// Number of prefixes.

@@ -2,12 +2,17 @@
 //! label maps, underlay neighbours. Built by the control plane, published RCU-style
 //! ([`rcu`]), read-only to workers except for the neighbour MACs, which ARP fills in
 //! lock-free.
+//!
+//! IPv4 lookups go through [`Tables::lookup4`] / [`Tables::lookup4_burst`]: a filter over every
+//! VRF's /24 blocks and a per-VRF answer for "no route in this /24" ([`vrfs`]) settle most
+//! destinations before any VRF's own [`Fib4`] ([`fib4`]) is read.
 
 pub mod fib4;
 pub mod lpm;
 pub mod neighbor;
 pub mod pmtu;
 pub mod rcu;
+pub mod vrfs;
 
 use hashbrown::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -17,6 +22,7 @@ pub use fib4::Fib4;
 pub use lpm::{Lpm4, Lpm6, NhIdx};
 pub use neighbor::NeighborTable;
 pub use pmtu::PmtuTable;
+pub use vrfs::Vrfs;
 
 /// Asks the CPU to bring the cache line at `p` in (a hint: never faults, even for null or
 /// dangling pointers).
@@ -192,8 +198,9 @@ pub struct Tables {
     pub fabric: Fabric,
     /// Indexed by [`PortIdx`].
     pub ports: Vec<Port>,
-    /// Indexed by VRF id; `None` where no VRF is defined.
-    pub vrfs: Vec<Option<Arc<Vrf>>>,
+    /// The VRFs, by id, and the shared front end of their IPv4 lookups; every change to a
+    /// VRF goes through it.
+    pub vrfs: Vrfs,
     pub nexthops: Arc<Vec<Nexthop>>,
     pub vni_to_vrf: Arc<HashMap<u32, u16>>,
     pub labels: Arc<HashMap<u32, NhIdx>>,
@@ -218,52 +225,26 @@ impl Tables {
     /// The VRF with this id.
     #[inline]
     pub fn vrf(&self, id: u16) -> Option<&Vrf> {
-        self.vrfs.get(usize::from(id))?.as_deref()
+        self.vrfs.get(id)
+    }
+
+    /// The nexthop of the longest IPv4 prefix that covers `dst` in VRF `vrf`: the same answer
+    /// as `self.vrf(vrf)?.fib4.lookup(dst)`, faster with many VRFs (a destination without a
+    /// route of its own in its /24 is answered without reading the VRF; see [`vrfs`]).
+    #[inline]
+    pub fn lookup4(&self, vrf: u16, dst: u32) -> Option<NhIdx> {
+        self.vrfs.lookup4(vrf, dst)
     }
 
     /// IPv4 lookups for a burst: `out[i]` is the nexthop for `keys[i] = (vrf, destination)`.
-    /// Each step's cache line is prefetched for the whole burst before any lookup reads it
-    /// (the VRF's FIB header, the /24 block slot, the host-route slot), so that the misses of
-    /// 32 lookups overlap instead of following one another.
+    /// Each step's cache line is prefetched for the whole burst (32 keys at a time) before any
+    /// lookup reads it, so that the misses of 32 lookups overlap instead of following one
+    /// another: first the shared filter words; then, for the few lanes that need their VRF's
+    /// FIB, its header, the /24 block slot and the host-route slot.
     #[inline]
     pub fn lookup4_burst(&self, keys: &[(u16, u32)], out: &mut [Option<NhIdx>]) {
         for (keys, out) in keys.chunks(32).zip(out.chunks_mut(32)) {
-            self.lookup4_chunk(keys, out);
-        }
-    }
-
-    #[inline(always)]
-    fn lookup4_chunk(&self, keys: &[(u16, u32)], out: &mut [Option<NhIdx>]) {
-        // Lanes without a VRF look up in an empty FIB, so no pass needs a branch for them.
-        static EMPTY: std::sync::LazyLock<Fib4> = std::sync::LazyLock::new(Fib4::default);
-        let empty: &Fib4 = &EMPTY;
-        let n = keys.len().min(out.len()).min(32);
-        let (keys, out) = (&keys[..n], &mut out[..n]);
-        let mut fibs = [empty; 32];
-        // Per lane: NO_BLOCK when the filter rules the block out, else 0 until the block entry
-        // (which may itself be 0) replaces it in the fourth pass.
-        let mut blocks = [Fib4::NO_BLOCK; 32];
-        for i in 0..n {
-            fibs[i] = self.vrf(keys[i].0).map_or(empty, |v| &v.fib4);
-            prefetch(std::ptr::from_ref(fibs[i]));
-        }
-        for i in 0..n {
-            fibs[i].prefetch_filter(keys[i].1);
-        }
-        for i in 0..n {
-            if fibs[i].may_have_block(keys[i].1) {
-                fibs[i].prefetch(keys[i].1);
-                blocks[i] = 0;
-            }
-        }
-        for i in 0..n {
-            if blocks[i] == 0 {
-                blocks[i] = fibs[i].block_unfiltered(keys[i].1);
-                fibs[i].prefetch_long(keys[i].1, blocks[i]);
-            }
-        }
-        for i in 0..n {
-            out[i] = fibs[i].finish(keys[i].1, blocks[i]);
+            self.vrfs.lookup4_chunk(keys, out);
         }
     }
 

@@ -254,7 +254,7 @@ impl Memo {
         let nh = if slot.generation == t.generation.0 && slot.key == key {
             slot.nh
         } else {
-            let nh = t.vrf(vrf)?.fib4.lookup(dst)?;
+            let nh = t.lookup4(vrf, dst)?;
             *slot = CacheEntry {
                 generation: t.generation.0,
                 key,
