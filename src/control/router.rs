@@ -214,6 +214,9 @@ pub fn run(opts: &Options) -> Result<()> {
         stop: stop.clone(),
         lcores: Vec::new(),
     };
+    // The baseline of the exit leak check: what the ports hold once started, before any
+    // worker can have packets in hand.
+    router.in_use_at_start = u64::from(router.pool.in_use());
     for (w, &lcore) in lcores.iter().enumerate() {
         let q = w as u16;
         let mut rx = Vec::new();
@@ -244,7 +247,6 @@ pub fn run(opts: &Options) -> Result<()> {
             .with_context(|| format!("launching lcore {lcore}"))?;
         running.lcores.push(lcore);
     }
-    router.in_use_at_start = u64::from(router.pool.in_use());
     log::info!(
         "fabric {} ({}) mac {}, {} vif(s), {} worker(s) on lcores {:?}",
         config.fabric.dev,
