@@ -27,6 +27,13 @@ pub trait Packet {
     fn narrow(&mut self, off: usize, len: usize) -> bool {
         off + len <= self.len() && self.adj(off) && self.set_len(len)
     }
+    /// Adds `push` bytes at the front (content unspecified) and keeps `len` bytes after them
+    /// (shortening only), in one step. `false`, and no change, when the headroom is smaller
+    /// than `push` or the packet shorter than `len`.
+    #[inline(always)]
+    fn reframe(&mut self, push: usize, len: usize) -> bool {
+        self.headroom() >= push && len <= self.len() && self.set_len(len) && self.prepend(push)
+    }
     /// `true` when all the packet's bytes are in one segment. The pipeline drops others.
     fn is_contiguous(&self) -> bool {
         true
@@ -151,6 +158,15 @@ impl Packet for VecPacket {
         true
     }
     #[inline(always)]
+    fn reframe(&mut self, push: usize, len: usize) -> bool {
+        if push > self.start || len > self.end - self.start {
+            return false;
+        }
+        self.end = self.start + len;
+        self.start -= push;
+        true
+    }
+    #[inline(always)]
     fn narrow(&mut self, off: usize, len: usize) -> bool {
         if off + len > self.end - self.start {
             return false;
@@ -192,6 +208,17 @@ mod tests {
         assert!(p.set_len(2));
         assert_eq!(p.data(), &[1, 2]);
         assert!(!p.set_len(DEFAULT_BUF_SIZE));
+    }
+
+    #[test]
+    fn reframe_prepends_and_trims_in_one_step() {
+        let mut p = VecPacket::from_bytes(&[1, 2, 3, 4, 5, 6]);
+        assert!(!p.reframe(DEFAULT_HEADROOM + 1, 3));
+        assert!(!p.reframe(2, 7));
+        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
+        assert!(p.reframe(2, 4));
+        assert_eq!(&p.data()[2..], &[1, 2, 3, 4]);
+        assert_eq!(p.headroom(), DEFAULT_HEADROOM - 2);
     }
 
     #[test]

@@ -1476,6 +1476,37 @@ pub fn flow_hash_v4(ip: &[u8]) -> u32 {
     mix(addrs, (u64::from(proto) << 32) | u64::from(ports))
 }
 
+/// [`flow_hash_v4`] of the IPv4 packet of `total` bytes at `at` in `d`, whose header has no
+/// options and whose first `N` bytes hold at least the header (`at + 20 <= N`): the same
+/// value, with the header length known.
+#[inline(always)]
+fn flow_hash_v4_at<const N: usize>(d: &[u8], at: usize, total: usize) -> u32 {
+    let Some(h) = d.first_chunk::<N>() else {
+        return 0;
+    };
+    let addrs = u64::from_be_bytes([
+        h[at + 12],
+        h[at + 13],
+        h[at + 14],
+        h[at + 15],
+        h[at + 16],
+        h[at + 17],
+        h[at + 18],
+        h[at + 19],
+    ]);
+    let proto = h[at + 9];
+    let frag = (h[at + 6] & 0x3F) | h[at + 7] != 0;
+    let ports = match d.get(at + 20..at + 24) {
+        Some(&[a, b, c, e])
+            if !frag && (proto == ipv4::PROTO_TCP || proto == ipv4::PROTO_UDP) && total >= 24 =>
+        {
+            u32::from_be_bytes([a, b, c, e])
+        }
+        _ => 0,
+    };
+    mix(addrs, (u64::from(proto) << 32) | u64::from(ports))
+}
+
 /// Hash of an IPv6 packet's addresses, next header and (for TCP/UDP) ports.
 #[inline]
 pub fn flow_hash_v6(ip: &[u8]) -> u32 {
@@ -1620,54 +1651,97 @@ impl OuterHeader {
         if !p.prepend(push) {
             return false;
         }
+        let d = p.data_mut();
+        // The frame holds at least its Ethernet header, so the headers fit.
+        match self.encap {
+            Encap::Vxlan => d
+                .first_chunk_mut::<62>()
+                .is_some_and(|d| self.patch::<62, 62>(d, tos, len, ttl, hash)),
+            Encap::MplsUdp => d
+                .first_chunk_mut::<46>()
+                .is_some_and(|d| self.patch::<46, 46>(d, tos, len, ttl, hash)),
+            Encap::MplsGre => d
+                .first_chunk_mut::<42>()
+                .is_some_and(|d| self.patch::<42, 42>(d, tos, len, ttl, hash)),
+        }
+    }
+
+    /// The fast path's encapsulation of `p`, a frame whose IPv4 packet (no options, TTL > 1,
+    /// `total` bytes, checked) follows its Ethernet header: trims it to that packet,
+    /// decrements the TTL and puts the headers in front, in one pass over the first bytes.
+    /// `false`, and no change, when the headroom is too small or `p` shorter than `total`.
+    #[inline(always)]
+    pub(super) fn push_front<P: Packet>(&self, p: &mut P, total: usize) -> bool {
+        match self.encap {
+            Encap::Vxlan => self.put::<P, 50, 62, 84>(p, total),
+            Encap::MplsUdp => self.put::<P, 32, 46, 66>(p, total),
+            Encap::MplsGre => self.put::<P, 28, 42, 62>(p, total),
+        }
+    }
+
+    /// [`OuterHeader::push_front`] for `PUSH` bytes of headers, of which the template's first
+    /// `H` are written; `MIN` = `PUSH` + the inner Ethernet and IPv4 headers.
+    #[inline(always)]
+    fn put<P: Packet, const PUSH: usize, const H: usize, const MIN: usize>(
+        &self,
+        p: &mut P,
+        total: usize,
+    ) -> bool {
+        const { assert!(MIN == PUSH + ETH + 20 && H <= MIN) };
+        if !p.reframe(PUSH, ETH + total) {
+            return false;
+        }
+        let d = p.data_mut();
+        let hash = flow_hash_v4_at::<MIN>(d, PUSH + ETH, total);
+        // Never fails: the frame is now PUSH + ETH + total bytes, and total >= 20.
+        if let Some(h) = d.first_chunk_mut::<MIN>() {
+            let ip = PUSH + ETH;
+            // TTL - 1 and the incremental checksum (RFC 1624 eqn. 3, as decrement_ttl).
+            h[ip + 8] -= 1;
+            let hc = u16::from_be_bytes([h[ip + 10], h[ip + 11]]);
+            let c = hc.wrapping_add(0x100 + u16::from(hc >= 0xFEFF));
+            h[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
+            let (tos, ttl) = (h[ip + 1], h[ip + 8]);
+            self.patch::<H, MIN>(h, tos, (PUSH + total) as u16, ttl, hash);
+        }
+        true
+    }
+
+    /// Writes the first `H` header bytes at the front of `d` and patches in the packet's
+    /// fields: `len` is the outer IPv4 total length. Always `true`.
+    #[inline(always)]
+    fn patch<const H: usize, const N: usize>(
+        &self,
+        d: &mut [u8; N],
+        tos: u8,
+        len: u16,
+        ttl: u8,
+        hash: u32,
+    ) -> bool {
         // Two folds suffice: the sum is below 0x70000.
         let s = self.sum + u32::from(tos) + u32::from(len);
         let s = (s & 0xFFFF) + (s >> 16);
         let csum = !((s & 0xFFFF) + (s >> 16)) as u16;
-        let ip = |d: &mut [u8; 42]| {
+        if let (Some(d), Some(b)) = (d.first_chunk_mut::<H>(), self.bytes.first_chunk::<H>()) {
+            *d = *b;
+        }
+        if let Some(d) = d.first_chunk_mut::<42>() {
             d[15] = tos;
             d[16..18].copy_from_slice(&len.to_be_bytes());
             d[24..26].copy_from_slice(&csum.to_be_bytes());
+            if self.encap != Encap::MplsGre {
+                d[34..36].copy_from_slice(&entropy_port(hash).to_be_bytes());
+                d[38..40].copy_from_slice(&(len - 20).to_be_bytes());
+            }
+        }
+        // The label stack entry's TTL byte.
+        let at = match self.encap {
+            Encap::Vxlan => return true,
+            Encap::MplsUdp => 45,
+            Encap::MplsGre => 41,
         };
-        let udp = |d: &mut [u8; 42]| {
-            d[34..36].copy_from_slice(&entropy_port(hash).to_be_bytes());
-            d[38..40].copy_from_slice(&(len - 20).to_be_bytes());
-        };
-        let d = p.data_mut();
-        match self.encap {
-            Encap::Vxlan => {
-                let Some(d) = d.first_chunk_mut::<62>() else {
-                    return false;
-                };
-                *d = self.bytes;
-                let Some(d) = d.first_chunk_mut::<42>() else {
-                    return false;
-                };
-                ip(d);
-                udp(d);
-            }
-            Encap::MplsUdp => {
-                let (Some(d), Some(b)) = (d.first_chunk_mut::<46>(), self.bytes.first_chunk())
-                else {
-                    return false;
-                };
-                *d = *b;
-                d[45] = ttl;
-                let Some(d) = d.first_chunk_mut::<42>() else {
-                    return false;
-                };
-                ip(d);
-                udp(d);
-            }
-            Encap::MplsGre => {
-                let (Some(d), Some(b)) = (d.first_chunk_mut::<42>(), self.bytes.first_chunk())
-                else {
-                    return false;
-                };
-                *d = *b;
-                d[41] = ttl;
-                ip(d);
-            }
+        if let Some(b) = d.get_mut(at) {
+            *b = ttl;
         }
         true
     }

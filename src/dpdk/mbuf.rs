@@ -247,6 +247,21 @@ impl Packet for Mbuf {
         self.raw().nb_segs == 1
     }
 
+    /// Prepends `push` bytes and trims what follows to `len` in one step (single-segment
+    /// packets only).
+    #[inline(always)]
+    fn reframe(&mut self, push: usize, len: usize) -> bool {
+        let m = self.raw_mut();
+        if m.nb_segs != 1 || push > usize::from(m.data_off) || len > usize::from(m.data_len) {
+            return false;
+        }
+        // push <= data_off and push + len <= data_off + data_len <= buf_len, all u16.
+        m.data_off -= push as u16;
+        m.data_len = (push + len) as u16;
+        m.pkt_len = u32::from(m.data_len);
+        true
+    }
+
     /// Strips `off` bytes and trims to `len` in one step (single-segment packets only).
     #[inline(always)]
     fn narrow(&mut self, off: usize, len: usize) -> bool {

@@ -358,42 +358,11 @@ fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
     d[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
 }
 
-/// [`super::flow_hash_v4`] of the IPv4 packet of `total` bytes (at least 20, no options)
-/// after the Ethernet header at the start of `d`: the same value, with the header length known.
-#[inline(always)]
-fn flow_hash20(d: &[u8], total: usize) -> u32 {
-    let Some(h) = d.first_chunk::<{ ETH + 20 }>() else {
-        return 0;
-    };
-    let addrs = u64::from_be_bytes([
-        h[ETH + 12],
-        h[ETH + 13],
-        h[ETH + 14],
-        h[ETH + 15],
-        h[ETH + 16],
-        h[ETH + 17],
-        h[ETH + 18],
-        h[ETH + 19],
-    ]);
-    let proto = h[ETH + 9];
-    let frag = (h[ETH + 6] & 0x3F) | h[ETH + 7] != 0;
-    let ports = match d.get(ETH + 20..ETH + 24) {
-        Some(&[a, b, c, e])
-            if !frag && (proto == ipv4::PROTO_TCP || proto == ipv4::PROTO_UDP) && total >= 24 =>
-        {
-            u32::from_be_bytes([a, b, c, e])
-        }
-        _ => 0,
-    };
-    super::mix(addrs, (u64::from(proto) << 32) | u64::from(ports))
-}
-
 /// An inner IPv4 packet that passed the checks route_v4 makes and was looked up.
 struct Routed {
     nh: NhIdx,
     /// IP total length.
     total: usize,
-    ttl: u8,
     /// A TCP segment with SYN set (its MSS may need clamping: the general path's job).
     syn: bool,
 }
@@ -424,12 +393,7 @@ fn route4(
         )?,
     };
     let syn = h[9] == ipv4::PROTO_TCP && (ip[..total].get(33).is_none_or(|f| f & 0x02 != 0));
-    Some(Routed {
-        nh,
-        total,
-        ttl: h[8],
-        syn,
-    })
+    Some(Routed { nh, total, syn })
 }
 
 /// Delivers a routed frame whose IP packet of `total` bytes starts at `off + ETH`: strips
@@ -657,21 +621,9 @@ fn from_vif<P: Packet>(
             Some(out)
         }
         Action::Tunnel { limit, hdr } => {
-            if r.total > usize::from(*limit)
-                || r.syn
-                || p.headroom() < OuterHeader::push_len(hdr.encap())
-            {
+            if r.total > usize::from(*limit) || r.syn || !hdr.push_front(p, r.total) {
                 return None;
             }
-            // Commit. Nothing below fails: the packet is longer than ETH + total (route4), so
-            // trimming works, and the headroom is checked.
-            p.set_len(ETH + r.total);
-            let d = p.data_mut();
-            let h = d.first_chunk_mut::<{ ETH + 20 }>()?;
-            decrement_ttl(h, ETH);
-            let tos = h[ETH + 1];
-            let hash = flow_hash20(d, r.total);
-            hdr.write(p, tos, r.ttl - 1, hash);
             let ev = 3 + ev_of(hdr.encap());
             m.events[ev] += 1;
             Some(FABRIC)
@@ -706,7 +658,7 @@ mod tests {
     proptest::proptest! {
         /// The fast path's flow hash is the general one for headers without options.
         #[test]
-        fn flow_hash20_is_flow_hash_v4(
+        fn flow_hash_v4_at_is_flow_hash_v4(
             mut frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 34..60),
             proto in proptest::sample::select(vec![6u8, 17, 1, 47]),
             frag in proptest::sample::select(vec![0u16, 0x4000, 0x2000, 0x0001, 0x1FFF]),
@@ -716,7 +668,7 @@ mod tests {
             frame[ETH + 6..ETH + 8].copy_from_slice(&frag.to_be_bytes());
             let total = frame.len() - ETH;
             proptest::prop_assert_eq!(
-                flow_hash20(&frame, total),
+                super::super::flow_hash_v4_at::<34>(&frame, ETH, total),
                 super::super::flow_hash_v4(&frame[ETH..])
             );
         }
