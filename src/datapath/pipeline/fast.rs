@@ -103,8 +103,9 @@ pub(super) struct Consts {
     /// Bytes 0..40 of a tunnel packet for us: our MAC, IPv4 without options, not a fragment
     /// (DF may be set), our address. Protocol and ports are looked at next.
     outer: Pattern<5>,
-    /// Bytes 40..64 of a VXLAN packet: the I flag, the router MAC, an IPv4 inner frame.
-    vxlan: Pattern<3>,
+    /// Bytes 40..72 of a VXLAN packet: the I flag, the router MAC, an IPv4 inner frame
+    /// without options.
+    vxlan: Pattern<4>,
     /// Bytes 0..16 of a VM's frame: the router MAC, IPv4 without options.
     vif: Pattern<2>,
     /// A UDP port for VXLAN (`u32::MAX` when there is none).
@@ -119,10 +120,15 @@ impl Consts {
             .chain([(20, 0, 0x3F), (21, 0, 0xFF)])
             .chain(exact(30, &t.fabric.ip.octets()))
             .collect();
-        let vxlan: Vec<(usize, u8, u8)> = [(2, 0x08, 0x08), (22, 0x08, 0xFF), (23, 0x00, 0xFF)]
-            .into_iter()
-            .chain(exact(10, &t.router_mac))
-            .collect();
+        let vxlan: Vec<(usize, u8, u8)> = [
+            (2, 0x08, 0x08),
+            (22, 0x08, 0xFF),
+            (23, 0x00, 0xFF),
+            (24, 0x45, 0xFF),
+        ]
+        .into_iter()
+        .chain(exact(10, &t.router_mac))
+        .collect();
         let vif: Vec<(usize, u8, u8)> = exact(0, &t.router_mac).chain(ipv4).collect();
         Consts {
             generation: t.generation.0,
@@ -369,8 +375,9 @@ struct Routed {
 
 /// Checks the IPv4 header at the start of `ip` (no options, length within `ip`, checksum,
 /// TTL > 1) and finds its nexthop: `label` when given, else the FIB of `vrf`.
+/// `VER_CHECKED`: a pattern has already matched the version and header length byte.
 #[inline(always)]
-fn route4(
+fn route4<const VER_CHECKED: bool>(
     cache: &mut [CacheEntry; FIB_CACHE],
     t: &Tables,
     m: &mut Memo,
@@ -380,7 +387,12 @@ fn route4(
 ) -> Option<Routed> {
     let h = ip.first_chunk::<20>()?;
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    if h[0] != 0x45 || total < 20 || total > ip.len() || h[8] <= 1 || !csum_ok(h, 0) {
+    if (!VER_CHECKED && h[0] != 0x45)
+        || total < 20
+        || total > ip.len()
+        || h[8] <= 1
+        || !csum_ok(h, 0)
+    {
         return None;
     }
     let nh = match label {
@@ -507,7 +519,8 @@ fn vxlan<P: Packet>(
 ) -> Option<PortIdx> {
     const INNER: usize = 50;
     let d = p.data();
-    let h = d.get(..end)?.first_chunk::<{ INNER + ETH }>()?;
+    // The inner IPv4 header's first word too (route4 needs its 20 bytes anyway).
+    let h = d.get(..end)?.first_chunk::<{ INNER + ETH + 8 }>()?;
     if !m.c.vxlan.matches(h, 40) {
         return None;
     }
@@ -520,7 +533,7 @@ fn vxlan<P: Packet>(
         m.vni_vrf = v;
         v
     };
-    let r = route4(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
+    let r = route4::<true>(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
     let &Action::Out { port, mtu, eth, .. } = m.action(core, t, r.nh) else {
         return None;
     };
@@ -564,7 +577,7 @@ fn mpls_in<P: Packet>(
         nh
     };
     let inner = off + mpls::HEADER_LEN;
-    let r = route4(&mut core.fib_cache, t, m, 0, &d[inner..end], Some(nh))?;
+    let r = route4::<false>(&mut core.fib_cache, t, m, 0, &d[inner..end], Some(nh))?;
     // The label's nexthop must be an interface to a vif (the general path drops others).
     let Action::Out {
         port,
@@ -604,7 +617,7 @@ fn from_vif<P: Packet>(
     if !m.c.vif.matches(h, 0) {
         return None;
     }
-    let r = route4(&mut core.fib_cache, t, m, vrf, &d[ETH..], None)?;
+    let r = route4::<true>(&mut core.fib_cache, t, m, vrf, &d[ETH..], None)?;
     match m.action(core, t, r.nh) {
         &Action::Out {
             port: out,
