@@ -174,6 +174,29 @@ fn ipv4_checksum_ok(hdr: &[u8]) -> bool {
     s == 0xFFFF
 }
 
+/// `frame` with 4 option bytes (zeros: end of options) added to the IPv4 header at `at`:
+/// IHL 6, lengths and checksum updated. The first 20 bytes still sum right, so only the
+/// header-length check tells this packet apart.
+fn with_ip_options(frame: &[u8], at: usize) -> Vec<u8> {
+    let mut f = frame[..at + 20].to_vec();
+    f.extend_from_slice(&[0; 4]);
+    f.extend_from_slice(&frame[at + 20..]);
+    f[at] = 0x46;
+    let total = u16::from_be_bytes([f[at + 2], f[at + 3]]) + 4;
+    f[at + 2..at + 4].copy_from_slice(&total.to_be_bytes());
+    f[at + 10..at + 12].copy_from_slice(&[0, 0]);
+    let mut s = 0u32;
+    for c in f[at..at + 24].chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xFFFF {
+        s = (s & 0xFFFF) + (s >> 16);
+    }
+    f[at + 10..at + 12].copy_from_slice(&(!(s as u16)).to_be_bytes());
+    assert!(ipv4_checksum_ok(&f[at..at + 24]) && ipv4_checksum_ok(&f[at..at + 20]));
+    f
+}
+
 /// A VM frame: Ethernet to the router MAC, IPv4/UDP.
 fn vm_udp(src: [u8; 4], dst: [u8; 4], ttl: u8, sport: u16, payload: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
@@ -1399,6 +1422,14 @@ fn fast_path_templates() -> Vec<(u16, Vec<u8>)> {
         (1, ipv4_frame(VM, REMOTE, true, 1480)),
         (1, ipv4_frame(VM, REMOTE, false, 1480)),
         (1, ipv4_frame(VM, VM2, true, 1450)),
+        // IP options whose first 20 bytes still check out: only the IHL tells.
+        (0, vxlan_from_peer(100, 0x08, &with_ip_options(&inner, 14))),
+        (
+            0,
+            mpls_over(true, 300, 64, &with_ip_options(&inner, 14)[14..]),
+        ),
+        (1, with_ip_options(&vm_udp(VM, REMOTE, 64, 9, &[7; 30]), 14)),
+        (1, with_ip_options(&vm_udp(VM, VM2, 64, 9, &[7; 30]), 14)),
     ]
 }
 
@@ -1442,7 +1473,8 @@ fn fast_paths_take_the_common_cases() {
     // Which templates the fast path takes (the others it must leave untouched).
     let taken = [
         true, false, false, false, true, true, true, false, // from the fabric
-        true, true, true, false, false, false, true, true, false, true, false, false, false,
+        true, true, true, false, false, false, true, true, false, true, false, false, false, false,
+        false, false, false, // IP options
     ];
     let all = fast_path_templates();
     assert_eq!(all.len(), taken.len());
