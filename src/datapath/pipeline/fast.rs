@@ -519,8 +519,8 @@ fn vxlan<P: Packet>(
 ) -> Option<PortIdx> {
     const INNER: usize = 50;
     let d = p.data();
-    // The inner IPv4 header's first word too (route4 needs its 20 bytes anyway).
-    let h = d.get(..end)?.first_chunk::<{ INNER + ETH + 8 }>()?;
+    // Up to the end of the inner IPv4 header (the pattern covers its first word).
+    let h = d.get(..end)?.first_chunk::<{ INNER + ETH + 20 }>()?;
     if !m.c.vxlan.matches(h, 40) {
         return None;
     }
@@ -561,8 +561,11 @@ fn mpls_in<P: Packet>(
     encap: Encap,
 ) -> Option<PortIdx> {
     let d = p.data();
-    let e = d.get(off..end)?.first_chunk::<4>()?;
-    let entry = u32::from_be_bytes(*e);
+    // The label stack entry and the inner IPv4 header.
+    let e = d
+        .get(off..end)?
+        .first_chunk::<{ mpls::HEADER_LEN + 20 }>()?;
+    let entry = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
     // Bottom of stack, TTL > 1.
     if entry & 0x100 == 0 || entry & 0xFF <= 1 {
         return None;
