@@ -68,10 +68,10 @@ impl<const W: usize> Default for Pattern<W> {
 
 impl<const W: usize> Pattern<W> {
     /// From `(offset, byte, mask)` triples, offsets relative to the pattern's start.
-    fn new(bytes: &[(usize, u8, u8)]) -> Self {
+    fn new(bytes: impl IntoIterator<Item = (usize, u8, u8)>) -> Self {
         let mut want = [0u64; W];
         let mut mask = [0u64; W];
-        for &(i, b, m) in bytes {
+        for (i, b, m) in bytes {
             if let (Some(w), Some(k)) = (want.get_mut(i / 8), mask.get_mut(i / 8)) {
                 *w |= u64::from(b & m) << (8 * (i % 8));
                 *k |= u64::from(m) << (8 * (i % 8));
@@ -114,27 +114,27 @@ pub(super) struct Consts {
 
 impl Consts {
     fn new(t: &Tables) -> Self {
+        // Built in the worker when the tables change: iterators, no allocation.
         let ipv4 = [(12, 0x08, 0xFF), (13, 0x00, 0xFF), (14, 0x45, 0xFF)];
-        let outer: Vec<(usize, u8, u8)> = exact(0, &t.fabric.mac)
+        let fabric_ip = t.fabric.ip.octets();
+        let outer = exact(0, &t.fabric.mac)
             .chain(ipv4)
             .chain([(20, 0, 0x3F), (21, 0, 0xFF)])
-            .chain(exact(30, &t.fabric.ip.octets()))
-            .collect();
-        let vxlan: Vec<(usize, u8, u8)> = [
+            .chain(exact(30, &fabric_ip));
+        let vxlan = [
             (2, 0x08, 0x08),
             (22, 0x08, 0xFF),
             (23, 0x00, 0xFF),
             (24, 0x45, 0xFF),
         ]
         .into_iter()
-        .chain(exact(10, &t.router_mac))
-        .collect();
-        let vif: Vec<(usize, u8, u8)> = exact(0, &t.router_mac).chain(ipv4).collect();
+        .chain(exact(10, &t.router_mac));
+        let vif = exact(0, &t.router_mac).chain(ipv4);
         Consts {
             generation: t.generation.0,
-            outer: Pattern::new(&outer),
-            vxlan: Pattern::new(&vxlan),
-            vif: Pattern::new(&vif),
+            outer: Pattern::new(outer),
+            vxlan: Pattern::new(vxlan),
+            vif: Pattern::new(vif),
             vxlan_port: t
                 .udp_decap
                 .iter()
@@ -693,7 +693,7 @@ mod tests {
     /// A pattern matches exactly the bytes it was built from, under its masks.
     #[test]
     fn patterns_match_under_their_masks() {
-        let p = Pattern::<2>::new(&[(0, 0xAB, 0xFF), (9, 0x40, 0x40), (15, 0x01, 0x0F)]);
+        let p = Pattern::<2>::new([(0, 0xAB, 0xFF), (9, 0x40, 0x40), (15, 0x01, 0x0F)]);
         let mut h = [0u8; 16];
         h[0] = 0xAB;
         h[9] = 0x40;
