@@ -76,13 +76,7 @@ impl Worker {
         let mut idle = 0u32;
         self.tx.resize_with(MAX_PORTS, || None);
         let mut active: Vec<usize> = Vec::with_capacity(MAX_PORTS);
-        active.extend(
-            self.tx
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| t.is_some())
-                .map(|(i, _)| i),
-        );
+        self.active_tx(&mut active);
         self.tables.online(self.id);
         while !self.stop.load(Ordering::Relaxed) {
             let now = tsc();
@@ -109,13 +103,9 @@ impl Worker {
                     &mut verdicts[..n],
                     &mut extra,
                 );
-                for (m, v) in burst.drain().zip(verdicts.iter()) {
-                    match *v {
-                        Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
-                        Verdict::Drop(_) => drop(m),
-                    }
-                }
-                for (m, v) in extra.drain() {
+                // The burst's packets, then the fragments the pipeline made.
+                let done = burst.drain().zip(verdicts.iter().copied());
+                for (m, v) in done.chain(extra.drain()) {
                     match v {
                         Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
                         Verdict::Drop(_) => drop(m),
@@ -132,14 +122,7 @@ impl Worker {
             self.tables.quiescent(self.id);
             if !self.mailbox.cmds.is_empty() {
                 self.take_commands();
-                active.clear();
-                active.extend(
-                    self.tx
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, t)| t.is_some())
-                        .map(|(i, _)| i),
-                );
+                self.active_tx(&mut active);
             }
             if got == 0 && self.idle_sleep_us > 0 {
                 idle += 1;
@@ -187,6 +170,19 @@ impl Worker {
     }
 
     /// Flushes the TX buffers of the ports in `active` (those the worker has).
+    /// Sets `active` to the ports this worker has a TX queue on (capacity reserved up front:
+    /// no allocation).
+    fn active_tx(&self, active: &mut Vec<usize>) {
+        active.clear();
+        active.extend(
+            self.tx
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| t.is_some())
+                .map(|(i, _)| i),
+        );
+    }
+
     fn flush(&mut self, active: &[usize]) {
         for &port in active {
             if let Some(Some(txb)) = self.tx.get_mut(port) {
