@@ -5,13 +5,14 @@
 //!   cargo bench --bench pipeline -- 1M_routes/vxlan     (a subset: criterion's filter)
 //!
 //! Benchmarks are named `pipeline/<table>/<path>[/32_dsts]`:
-//! - `<table>`: `10_routes`, the node of `examples/icount.rs` (two VMs, four tunnel and
-//!   interface nexthops, 5 routes) plus the 128 host routes of the `32_dsts` variants, 133 in
-//!   all, in one VRF; `1M_routes`, the same plus 4095 more VRFs and ~1M random IPv4 routes in
-//!   10.0.0.0/8 over all 4096 VRFs (a default route in each). Built once; the paths' own
-//!   destinations resolve to the same nexthops in both (checked). The benchmark sends the same
-//!   bursts again and again, so the FIB nodes it reads stay in cache: what the 1M table costs
-//!   in cache misses on varied traffic, `cargo bench --bench control` measures (lookups).
+//! - `<table>`: `10_routes`, the node of `benches/node/mod.rs`, shared with `examples/icount.rs`
+//!   (two VMs, four tunnel and interface nexthops, 5 routes) plus the 128 host routes of the
+//!   `32_dsts` variants, 133 in all, in one VRF; `1M_routes`, the same plus 4095 more VRFs and ~1M
+//!   random IPv4 routes in 10.0.0.0/8 over all 4096 VRFs (a default route in each). Built once;
+//!   the paths' own destinations resolve to the same nexthops in both (checked). The benchmark
+//!   sends the same bursts again and again, so the FIB nodes it reads stay in cache: what the 1M
+//!   table costs in cache misses on varied traffic, `cargo bench --bench control` measures
+//!   (lookups).
 //! - `<path>`: vxlan_decap_to_vif, mpls_udp_decap_to_vif, mpls_gre_decap_to_vif,
 //!   vif_to_vxlan_encap, vif_to_mpls_udp_encap, vif_to_mpls_gre_encap, vif_to_vif, proxy_arp.
 //!   Each is run once untimed first and must give the verdict of that path for all 32 packets.
@@ -37,85 +38,19 @@ use vrouter::datapath::pipeline::{process_burst, CoreCtx, Extra, Verdict};
 use vrouter::datapath::{CoreStats, DropReason, VecPacket};
 use vrouter::tables::{PortIdx, Tables};
 
+#[path = "node/mod.rs"]
+mod node;
+use node::{
+    eth, inner_ip, ipv4, udp, CONFIG, FMAC, PEER, PMAC, REMOTE_VM_IP, RMAC, US, VM1_IP, VM1_MAC,
+};
+
 const BURST: usize = 32;
 const VRFS: u32 = 4096;
 const BIG_ROUTES: usize = 1_000_000;
 
-/// The node of `examples/icount.rs`: vm1 (port 1) and vm2 (port 2) in VRF 1 (VNI 100).
-const CONFIG: &str = r#"
-[fabric]
-dev = "net_null0"
-ip = "203.0.113.1/24"
-mac = "02:00:00:00:00:01"
-[[fabric.neighbor]]
-ip = "203.0.113.2"
-mac = "02:00:00:00:00:02"
-[[vrf]]
-id = 1
-vni = 100
-[[vif]]
-name = "vm1"
-dev = "a"
-vrf = 1
-mac = "02:00:00:00:01:02"
-ip = ["198.51.100.2"]
-[[vif]]
-name = "vm2"
-dev = "b"
-vrf = 1
-mac = "02:00:00:00:01:03"
-ip = ["198.51.100.3"]
-[[nexthop]]
-id = 10
-type = "tunnel"
-encap = "vxlan"
-dst = "203.0.113.2"
-vni = 100
-inner_mac = "02:00:00:00:02:01"
-[[nexthop]]
-id = 11
-type = "interface"
-vif = "vm1"
-[[nexthop]]
-id = 20
-type = "tunnel"
-encap = "mpls-udp"
-dst = "203.0.113.2"
-label = 200
-[[nexthop]]
-id = 21
-type = "tunnel"
-encap = "mpls-gre"
-dst = "203.0.113.2"
-label = 201
-[[route]]
-vrf = 1
-prefix = "198.51.100.0/24"
-nexthop = 10
-[[route]]
-vrf = 1
-prefix = "198.51.100.20/32"
-nexthop = 20
-[[route]]
-vrf = 1
-prefix = "198.51.100.21/32"
-nexthop = 21
-[[mpls]]
-label = 300
-nexthop = 11
-"#;
-
 const FABRIC: PortIdx = 0;
 const VM1: PortIdx = 1;
 const VM2: PortIdx = 2;
-const US: [u8; 4] = [203, 0, 113, 1];
-const PEER: [u8; 4] = [203, 0, 113, 2];
-const FMAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-const PMAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-const RMAC: [u8; 6] = [0, 0, 0x5e, 0, 1, 0];
-const VM1_MAC: [u8; 6] = [2, 0, 0, 0, 1, 2];
-const VM1_IP: [u8; 4] = [198, 51, 100, 2];
-const REMOTE_VM_IP: [u8; 4] = [198, 51, 100, 1];
 /// The label of vm1 in the config, and the first of the 32 the `32_dsts` variant adds.
 const VM1_LABEL: u32 = 300;
 const SPREAD_LABEL: u32 = 400;
@@ -125,53 +60,6 @@ const NH_VXLAN: u32 = 10;
 const NH_VM1: u32 = 11;
 const NH_MPLS_UDP: u32 = 20;
 const NH_MPLS_GRE: u32 = 21;
-
-fn csum(h: &mut [u8]) {
-    h[10] = 0;
-    h[11] = 0;
-    let mut s = 0u32;
-    for c in h.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while s > 0xFFFF {
-        s = (s & 0xFFFF) + (s >> 16);
-    }
-    h[10..12].copy_from_slice(&(!(s as u16)).to_be_bytes());
-}
-
-fn ipv4(src: [u8; 4], dst: [u8; 4], proto: u8, payload: &[u8]) -> Vec<u8> {
-    let mut h = vec![0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, proto, 0, 0];
-    h[2..4].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    h.extend_from_slice(&src);
-    h.extend_from_slice(&dst);
-    csum(&mut h);
-    h.extend_from_slice(payload);
-    h
-}
-
-fn udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let mut u = Vec::new();
-    u.extend_from_slice(&sport.to_be_bytes());
-    u.extend_from_slice(&dport.to_be_bytes());
-    u.extend_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
-    u.extend_from_slice(&[0, 0]);
-    u.extend_from_slice(payload);
-    u
-}
-
-fn eth(dst: [u8; 6], src: [u8; 6], ethertype: u16, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&ethertype.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// An inner IPv4/UDP packet with an 18-byte payload (a 64-byte frame behind Ethernet), flow `i`.
-fn inner_ip(src: [u8; 4], dst: [u8; 4], i: u16) -> Vec<u8> {
-    ipv4(src, dst, 17, &udp(1000 + i, 7000, &[0xab; 18]))
-}
 
 /// Destination `k` (< 32) of the `32_dsts` variant of path `path` (< 4): 172.16.0.0/12, outside
 /// the config's and the big table's prefixes, spread over four /16s and 32 /24s so that the
