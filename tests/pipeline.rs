@@ -1430,7 +1430,21 @@ fn fast_path_templates() -> Vec<(u16, Vec<u8>)> {
         ),
         (1, with_ip_options(&vm_udp(VM, REMOTE, 64, 9, &[7; 30]), 14)),
         (1, with_ip_options(&vm_udp(VM, VM2, 64, 9, &[7; 30]), 14)),
+        // Bytes after the packet (Ethernet padding or trailing garbage): the tunnel fast
+        // paths leave them to the general path; from a VM they are trimmed.
+        (0, padded(&vxlan_from_peer(100, 0x08, &inner), 4)),
+        (0, padded(&mpls_over(true, 300, 64, &inner[14..]), 2)),
+        (0, padded(&mpls_over(false, 300, 64, &inner[14..]), 6)),
+        (1, padded(&vm_udp(VM, REMOTE, 64, 9, &[7; 30]), 4)),
+        (1, padded(&vm_udp(VM, VM2, 64, 9, &[7; 30]), 4)),
     ]
+}
+
+/// `frame` with `n` bytes after it.
+fn padded(frame: &[u8], n: usize) -> Vec<u8> {
+    let mut f = frame.to_vec();
+    f.resize(frame.len() + n, 0xA5);
+    f
 }
 
 /// One burst through a fresh rig with the fast paths on or off: verdicts, bytes out, extra
@@ -1475,6 +1489,7 @@ fn fast_paths_take_the_common_cases() {
         true, false, false, false, true, true, true, false, // from the fabric
         true, true, true, false, false, false, true, true, false, true, false, false, false, false,
         false, false, false, // IP options
+        false, false, false, true, true, // padded
     ];
     let all = fast_path_templates();
     assert_eq!(all.len(), taken.len());

@@ -2,9 +2,12 @@
 //! to a vif; vif to tunnel encapsulation; vif to vif — written straight through.
 //!
 //! How they stay short:
-//! - the fixed header bytes are checked as 64-bit words against a template and a mask built
-//!   once per table generation ([`Consts`]), so "our MAC, IPv4, no options, not a fragment,
-//!   our address, VXLAN I flag, router MAC, IPv4 inside" is a handful of xor/and/or;
+//! - a tunnel packet's whole header stack, from the outer Ethernet header to the inner IPv4
+//!   header, is checked against one template and mask built once per table generation
+//!   ([`Consts`]): "our MAC, IPv4, no options, not a fragment, UDP, our address, VXLAN I
+//!   flag, router MAC, IPv4 inside without options", and every length field equal to what
+//!   the frame's length makes it, is a handful of 128-bit xor/and/or (SSE2);
+//! - IPv4 header checksums are two 64-bit adds with carry and one multiply;
 //! - the last tunnel, label and destination of the burst, and what the last nexthop resolved
 //!   to ([`Action`]: out port, MTU and MAC bytes; or a tunnel's whole outer header), are
 //!   remembered for the burst ([`Memo`]); a per-worker cache keyed by table generation holds
@@ -28,25 +31,18 @@ use crate::tables::{Encap, Nexthop, NhIdx, PortIdx, PortKind, Tables, UdpDecap};
 use crate::wire::{ipv4, mpls};
 use Verdict::Tx;
 
-/// The little-endian 64-bit word at `i` of `h` (one load: the compiler sees the bounds).
+/// The little-endian 64-bit word at `i` of `h`: one load (the offsets are constants, so the
+/// bounds are checked at compile time). Read as one 8-byte array rather than byte by byte,
+/// so that bytes also used on their own do not split the load.
 #[inline(always)]
 fn w64<const N: usize>(h: &[u8; N], i: usize) -> u64 {
-    u64::from_le_bytes([
-        h[i],
-        h[i + 1],
-        h[i + 2],
-        h[i + 3],
-        h[i + 4],
-        h[i + 5],
-        h[i + 6],
-        h[i + 7],
-    ])
+    u64::from_le_bytes(*h[i..].first_chunk::<8>().unwrap_or(&[0; 8]))
 }
 
-/// The native-endian 32-bit word at `i` of `h`.
+/// The little-endian 32-bit word at `i` of `h`.
 #[inline(always)]
-fn rd32<const N: usize>(h: &[u8; N], i: usize) -> u32 {
-    u32::from_ne_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]])
+fn rd32le<const N: usize>(h: &[u8; N], i: usize) -> u32 {
+    u32::from_le_bytes(*h[i..].first_chunk::<4>().unwrap_or(&[0; 4]))
 }
 
 /// A byte pattern over whole 64-bit words: a header matches where its bits under `mask`
@@ -89,27 +85,106 @@ impl<const W: usize> Pattern<W> {
         }
         diff == 0
     }
+
+    /// [`Pattern::matches`] at 0, with the big-endian 16-bit `fields` (`(offset, value)`,
+    /// under a mask of `0xFFFF` and a `want` of 0 in the pattern, not straddling a word)
+    /// taken as part of the pattern: the length fields a packet's own length fixes.
+    #[inline(always)]
+    fn matches_with<const N: usize, const F: usize>(
+        &self,
+        h: &[u8; N],
+        fields: [(usize, u16); F],
+    ) -> bool {
+        // The fields go into a patch XORed after the mask (they lie under it), so `want`
+        // and `mask` stay loads from the pattern; two accumulators let the compiler pair
+        // the words into 128-bit vector operations.
+        let mut patch = [0u64; W];
+        for (off, v) in fields {
+            debug_assert!(off % 8 <= 6 && self.mask[off / 8] >> (8 * (off % 8)) & 0xFFFF == 0xFFFF);
+            patch[off / 8] |= u64::from(v.swap_bytes()) << (8 * (off % 8));
+        }
+        diff_is_zero(h, &self.want, &self.mask, &patch)
+    }
+}
+
+/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every k < W: with
+/// SSE2 (every x86-64 has it), two words per instruction.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn diff_is_zero<const N: usize, const W: usize>(
+    h: &[u8; N],
+    want: &[u64; W],
+    mask: &[u64; W],
+    patch: &[u64; W],
+) -> bool {
+    use std::arch::x86_64::{
+        _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        _mm_setzero_si128, _mm_xor_si128,
+    };
+    // SAFETY: these intrinsics only need SSE2, which the x86-64 baseline includes: every
+    // CPU this code can run on has it (they take no pointers; the loads are safe reads).
+    unsafe {
+        // Pairs of words; an odd last word pairs with zeros (and an all-zero mask).
+        let pair = |a: &[u64; W], k: usize| {
+            let hi = if k + 1 < W { a[k + 1] } else { 0 };
+            _mm_set_epi64x(hi as i64, a[k] as i64)
+        };
+        let mut acc = _mm_setzero_si128();
+        let mut k = 0;
+        while k < W {
+            let hi = if k + 1 < W { w64(h, 8 * k + 8) } else { 0 };
+            let v = _mm_set_epi64x(hi as i64, w64(h, 8 * k) as i64);
+            let d = _mm_and_si128(_mm_xor_si128(v, pair(want, k)), pair(mask, k));
+            acc = _mm_or_si128(acc, _mm_xor_si128(d, pair(patch, k)));
+            k += 2;
+        }
+        _mm_movemask_epi8(_mm_cmpeq_epi8(acc, _mm_setzero_si128())) == 0xFFFF
+    }
+}
+
+/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every k < W.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn diff_is_zero<const N: usize, const W: usize>(
+    h: &[u8; N],
+    want: &[u64; W],
+    mask: &[u64; W],
+    patch: &[u64; W],
+) -> bool {
+    let mut diff = 0;
+    for k in 0..W {
+        diff |= ((w64(h, 8 * k) ^ want[k]) & mask[k]) ^ patch[k];
+    }
+    diff == 0
 }
 
 /// `(offset, byte, 0xFF)` for each byte of `b` from `at`.
-fn exact(at: usize, b: &[u8]) -> impl Iterator<Item = (usize, u8, u8)> + '_ {
-    b.iter().enumerate().map(move |(i, &x)| (at + i, x, 0xFF))
+fn exact<const K: usize>(at: usize, b: [u8; K]) -> impl Iterator<Item = (usize, u8, u8)> {
+    b.into_iter()
+        .enumerate()
+        .map(move |(i, x)| (at + i, x, 0xFF))
 }
 
 /// What the fast paths match against, derived from one generation of the tables.
 #[derive(Clone, Copy, Default)]
 pub(super) struct Consts {
     generation: u64,
-    /// Bytes 0..40 of a tunnel packet for us: our MAC, IPv4 without options, not a fragment
-    /// (DF may be set), our address. Protocol and ports are looked at next.
-    outer: Pattern<5>,
-    /// Bytes 40..72 of a VXLAN packet: the I flag, the router MAC, an IPv4 inner frame
-    /// without options.
-    vxlan: Pattern<4>,
+    /// A whole VXLAN packet for us up to the end of the inner IPv4 header's first 8 bytes:
+    /// our MAC; IPv4 without options, not a fragment (DF may be set), UDP, to our address;
+    /// the I flag; the router MAC; an IPv4 inner frame without options. The UDP port is not
+    /// in it (the dispatch looked at it); the length fields are given per packet.
+    vxlan: Pattern<9>,
+    /// The same up to the inner IPv4 header's total length, for MPLS over UDP: a single
+    /// label stack entry (bottom of stack) and IPv4 without options after it.
+    mpls_udp: Pattern<7>,
+    /// The same for MPLS over GRE: GRE without checksum, key or sequence, carrying MPLS.
+    mpls_gre: Pattern<6>,
     /// Bytes 0..16 of a VM's frame: the router MAC, IPv4 without options.
     vif: Pattern<2>,
-    /// A UDP port for VXLAN (`u32::MAX` when there is none).
+    /// The first UDP port for VXLAN and for MPLS over UDP, as a little-endian read of its
+    /// wire bytes (`u32::MAX` when there is none); others are looked up.
     vxlan_port: u32,
+    mpls_udp_port: u32,
 }
 
 impl Consts {
@@ -117,29 +192,52 @@ impl Consts {
         // Built in the worker when the tables change: iterators, no allocation.
         let ipv4 = [(12, 0x08, 0xFF), (13, 0x00, 0xFF), (14, 0x45, 0xFF)];
         let fabric_ip = t.fabric.ip.octets();
-        let outer = exact(0, &t.fabric.mac)
-            .chain(ipv4)
-            .chain([(20, 0, 0x3F), (21, 0, 0xFF)])
-            .chain(exact(30, &fabric_ip));
-        let vxlan = [
-            (2, 0x08, 0x08),
-            (22, 0x08, 0xFF),
-            (23, 0x00, 0xFF),
-            (24, 0x45, 0xFF),
-        ]
-        .into_iter()
-        .chain(exact(10, &t.router_mac));
-        let vif = exact(0, &t.router_mac).chain(ipv4);
+        let fabric_mac = t.fabric.mac;
+        // A 16-bit length the packet's own length fixes (see `Pattern::matches_with`).
+        let len = |at: usize| [(at, 0, 0xFF), (at + 1, 0, 0xFF)];
+        // Bytes 0..34: our MAC, IPv4 without options and not a fragment, `proto`, our address.
+        let outer = move |proto: u8| {
+            exact(0, fabric_mac)
+                .chain(ipv4)
+                .chain(len(16))
+                .chain([(20, 0, 0x3F), (21, 0, 0xFF), (23, proto, 0xFF)])
+                .chain(exact(30, fabric_ip))
+        };
+        let udp = |kind: UdpDecap| {
+            t.udp_decap
+                .iter()
+                .find(|(_, d)| *d == kind)
+                .map_or(u32::MAX, |(p, _)| {
+                    u32::from(u16::from_le_bytes(p.to_be_bytes()))
+                })
+        };
+        // VXLAN: UDP length at 38, I flag at 42, inner Ethernet at 50, inner IPv4 at 64.
+        let vxlan = outer(ipv4::PROTO_UDP)
+            .chain(len(38))
+            .chain([(42, 0x08, 0x08)])
+            .chain(exact(50, t.router_mac))
+            .chain(exact(62, [0x08, 0x00, 0x45]))
+            .chain(len(66));
+        // MPLS over UDP: UDP length at 38, the label stack entry at 42 (S bit in byte 44),
+        // inner IPv4 at 46.
+        let mpls_udp = outer(ipv4::PROTO_UDP)
+            .chain(len(38))
+            .chain([(44, 0x01, 0x01), (46, 0x45, 0xFF)])
+            .chain(len(48));
+        // MPLS over GRE: the GRE header at 34, the label stack entry at 38, inner IPv4 at 42.
+        let mpls_gre = outer(ipv4::PROTO_GRE)
+            .chain(exact(34, [0x00, 0x00, 0x88, 0x47]))
+            .chain([(40, 0x01, 0x01), (42, 0x45, 0xFF)])
+            .chain(len(44));
+        let vif = exact(0, t.router_mac).chain(ipv4);
         Consts {
             generation: t.generation.0,
-            outer: Pattern::new(outer),
             vxlan: Pattern::new(vxlan),
+            mpls_udp: Pattern::new(mpls_udp),
+            mpls_gre: Pattern::new(mpls_gre),
             vif: Pattern::new(vif),
-            vxlan_port: t
-                .udp_decap
-                .iter()
-                .find(|(_, d)| *d == UdpDecap::Vxlan)
-                .map_or(u32::MAX, |(p, _)| u32::from(*p)),
+            vxlan_port: udp(UdpDecap::Vxlan),
+            mpls_udp_port: udp(UdpDecap::MplsUdp),
         }
     }
 
@@ -199,6 +297,9 @@ pub(super) struct Memo {
     vif_vrf: Option<u16>,
     vni: u32,
     vni_vrf: u16,
+    /// The memo key ([`Memo::vni_dst`]) of the last VXLAN packet, and its nexthop.
+    vx_key: u64,
+    vx_nh: NhIdx,
     label: u32,
     label_nh: NhIdx,
     /// `(vrf << 32 | dst)` of the last FIB lookup, `u64::MAX` for none.
@@ -224,6 +325,8 @@ impl Memo {
             vif_vrf,
             vni: u32::MAX,
             vni_vrf: 0,
+            vx_key: u64::MAX,
+            vx_nh: 0,
             label: u32::MAX,
             label_nh: 0,
             dst: u64::MAX,
@@ -270,6 +373,34 @@ impl Memo {
         };
         self.dst = key;
         self.dst_nh = nh;
+        Some(nh)
+    }
+
+    /// The nexthop of a VXLAN packet: `key` holds its VNI bytes (the low 3 bytes of the
+    /// high half) and its inner destination (the low half), both as little-endian reads of
+    /// the wire bytes.
+    #[inline(always)]
+    fn vni_dst(
+        &mut self,
+        cache: &mut [CacheEntry; FIB_CACHE],
+        t: &Tables,
+        key: u64,
+    ) -> Option<NhIdx> {
+        if key == self.vx_key {
+            return Some(self.vx_nh);
+        }
+        let vni = ((key >> 32) as u32).swap_bytes() >> 8;
+        let dst = (key as u32).swap_bytes();
+        let vrf = if vni == self.vni {
+            self.vni_vrf
+        } else {
+            let v = *t.vni_to_vrf.get(&vni)?;
+            self.vni = vni;
+            self.vni_vrf = v;
+            v
+        };
+        let nh = self.lookup(cache, t, vrf, dst)?;
+        (self.vx_key, self.vx_nh) = (key, nh);
         Some(nh)
     }
 
@@ -341,27 +472,44 @@ impl CacheEntry {
     };
 }
 
-/// `true` when the 20-byte IPv4 header `h` has a correct checksum: its one's-complement sum
-/// folds to 0xFFFF. Since 2^16 ≡ 1 (mod 0xFFFF), a plain sum of 32-bit words (in either byte
-/// order) is congruent to the folded sum, and a non-zero sum folds to 0xFFFF exactly when it
-/// is a multiple of 0xFFFF — one multiply instead of a chain of folds.
+/// `true` when the 20-byte IPv4 header at `at` of `h` has a correct checksum: its
+/// one's-complement sum folds to 0xFFFF. The header is summed as two 64-bit words and a
+/// 32-bit one with end-around carry (a sum modulo 2^64 - 1); since 0xFFFF divides 2^64 - 1
+/// and 2^16 ≡ 1 (mod 0xFFFF), that sum is congruent to the folded 16-bit sum (in either byte
+/// order), and a non-zero sum folds to 0xFFFF exactly when it is a multiple of 0xFFFF: one
+/// multiply instead of a chain of folds. (An all-zero header, whose sum is 0, would pass:
+/// the callers' patterns have checked its first byte is 0x45.)
 #[inline(always)]
 fn csum_ok<const N: usize>(h: &[u8; N], at: usize) -> bool {
-    let w = |i: usize| u64::from(rd32(h, at + i));
-    let s = w(0) + w(4) + w(8) + w(12) + w(16);
-    s != 0 && s % 0xFFFF == 0
+    sum_ok(w64(h, at), w64(h, at + 8), rd32le(h, at + 16))
+}
+
+/// [`csum_ok`] on the header's words: bytes 0..8, 8..16 and 16..20, little-endian.
+#[inline(always)]
+fn sum_ok(a: u64, b: u64, c: u32) -> bool {
+    let (s, o) = a.overflowing_add(b);
+    // No overflow: after a carry, `s` is at most 2^64 - 2.
+    let s = s + u64::from(o);
+    let (s, o) = s.overflowing_add(u64::from(c));
+    let s = s + u64::from(o);
+    // s % 0xFFFF == 0, written as the multiply by the inverse of 0xFFFF (mod 2^64) that it
+    // compiles to at best: multiples of 0xFFFF map to 0..=u64::MAX / 0xFFFF.
+    s.wrapping_mul(0xFFFE_FFFE_FFFE_FFFF) <= u64::MAX / 0xFFFF
 }
 
 /// Decrements the TTL (> 1) of the IPv4 header at `at` of `d` and updates its checksum
 /// incrementally with the bytes [`ipv4::Packet::decrement_ttl`] writes: RFC 1624 eqn. 3,
 /// HC' = ~(~HC + ~m + m') with ~m + m' = 0xFEFF, which works out to HC + 0x100 when
 /// HC < 0xFEFF and HC + 0x101 (mod 2^16) from there on (0xFEFF gives 0x0000, not 0xFFFF).
+///
+/// One's-complement sums do not depend on byte order, so the same update reads the field
+/// little-endian: +1, and +2 from 0xFFFE on (no byte swaps).
 #[inline(always)]
 fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
     d[at + 8] -= 1;
-    let hc = u16::from_be_bytes([d[at + 10], d[at + 11]]);
-    let c = hc.wrapping_add(0x100 + u16::from(hc >= 0xFEFF));
-    d[at + 10..at + 12].copy_from_slice(&c.to_be_bytes());
+    let c = u16::from_le_bytes([d[at + 10], d[at + 11]]);
+    let c = c.wrapping_add(1 + u16::from(c >= 0xFFFE));
+    d[at + 10..at + 12].copy_from_slice(&c.to_le_bytes());
 }
 
 /// An inner IPv4 packet that passed the checks route_v4 makes and was looked up.
@@ -373,47 +521,37 @@ struct Routed {
     syn: bool,
 }
 
-/// Checks the IPv4 header at the start of `ip` (no options, length within `ip`, checksum,
-/// TTL > 1) and finds its nexthop: `label` when given, else the FIB of `vrf`.
-/// `VER_CHECKED`: a pattern has already matched the version and header length byte.
+/// Checks the IPv4 header at the start of `ip` (its version and length byte already matched
+/// by a pattern; length within `ip`, checksum, TTL > 1) and finds its nexthop in `vrf`.
 #[inline(always)]
-fn route4<const VER_CHECKED: bool>(
+fn route4(
     cache: &mut [CacheEntry; FIB_CACHE],
     t: &Tables,
     m: &mut Memo,
     vrf: u16,
     ip: &[u8],
-    label: Option<NhIdx>,
 ) -> Option<Routed> {
     let h = ip.first_chunk::<20>()?;
     let total = usize::from(u16::from_be_bytes([h[2], h[3]]));
-    if (!VER_CHECKED && h[0] != 0x45)
-        || total < 20
-        || total > ip.len()
-        || h[8] <= 1
-        || !csum_ok(h, 0)
-    {
+    if total < 20 || total > ip.len() || h[8] <= 1 || !csum_ok(h, 0) {
         return None;
     }
-    let nh = match label {
-        Some(nh) => nh,
-        None => m.lookup(
-            cache,
-            t,
-            vrf,
-            u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
-        )?,
-    };
+    let nh = m.lookup(
+        cache,
+        t,
+        vrf,
+        u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
+    )?;
     let syn = h[9] == ipv4::PROTO_TCP && (ip[..total].get(33).is_none_or(|f| f & 0x02 != 0));
     Some(Routed { nh, total, syn })
 }
 
-/// Delivers a routed frame whose IP packet of `total` bytes starts at `off + ETH`: strips
-/// the `off` bytes before it and what follows the IP packet, writes the Ethernet header
-/// (`eth`: MACs and type) and decrements the TTL. `false`, and no change, when `p` is shorter.
+/// Delivers a routed frame whose IP packet (no trailing bytes) starts at `off + ETH`:
+/// strips the `off` bytes before it, writes the Ethernet header (`eth`: MACs and type) and
+/// decrements the TTL. `false`, and no change, when `p` is shorter.
 #[inline(always)]
-fn deliver<P: Packet>(p: &mut P, off: usize, total: usize, eth: &[u8; ETH]) -> bool {
-    if !p.narrow(off, ETH + total) {
+fn deliver<P: Packet>(p: &mut P, off: usize, eth: &[u8; ETH]) -> bool {
+    if !p.adj(off) {
         return false;
     }
     if let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + 20 }>() {
@@ -471,106 +609,114 @@ fn from_fabric<P: Packet>(
     if !p.is_contiguous() {
         return None;
     }
-    let d = p.data();
-    let h = d.first_chunk::<42>()?;
-    if !m.c.outer.matches(h, 0) {
-        return None;
-    }
-    if !p.rx_ip_csum_good() && !csum_ok(h, ETH) {
-        return None;
-    }
-    let end = ETH + usize::from(be16(h, 16));
-    if end < ETH + 28 || end > d.len() {
-        return None;
+    // Dispatch on the protocol and the UDP port; the encapsulation's pattern then checks
+    // the rest of the headers.
+    let h = p.data().first_chunk::<38>()?;
+    // The destination port as a little-endian read of its wire bytes (no byte swap).
+    let dport = u32::from(u16::from_le_bytes([h[36], h[37]]));
+    if dport == m.c.vxlan_port && h[23] == ipv4::PROTO_UDP {
+        return vxlan(core, t, m, p);
     }
     match h[23] {
-        ipv4::PROTO_UDP => {
-            // The UDP datagram fills the IP packet (the general path handles shorter ones).
-            if usize::from(be16(h, 38)) != end - ETH - 20 {
-                return None;
-            }
-            let dport = be16(h, 36);
-            if u32::from(dport) == m.c.vxlan_port {
-                return vxlan(core, t, m, p, end);
-            }
-            match t.udp_decap(dport)? {
-                UdpDecap::Vxlan => vxlan(core, t, m, p, end),
-                UdpDecap::MplsUdp => mpls_in(core, t, m, p, 42, end, Encap::MplsUdp),
-            }
-        }
-        ipv4::PROTO_GRE => {
-            if rd32(h, 34) != u32::from_ne_bytes([0, 0, 0x88, 0x47]) {
-                return None;
-            }
-            mpls_in(core, t, m, p, 38, end, Encap::MplsGre)
-        }
+        ipv4::PROTO_UDP if dport == m.c.mpls_udp_port => mpls_in::<P, MPLS_UDP>(core, t, m, p),
+        ipv4::PROTO_UDP => match t.udp_decap(be16(h, 36))? {
+            UdpDecap::Vxlan => vxlan(core, t, m, p),
+            UdpDecap::MplsUdp => mpls_in::<P, MPLS_UDP>(core, t, m, p),
+        },
+        ipv4::PROTO_GRE => mpls_in::<P, MPLS_GRE>(core, t, m, p),
         _ => None,
     }
 }
 
-/// VXLAN: the outer headers end at 50; the inner Ethernet frame runs to `end`.
+/// For a TCP segment in the IPv4 packet (20-byte header) at `ip` of `d`: `true` when it has
+/// SYN set (or is too short to tell). Its MSS may need clamping, which is the general
+/// path's job.
 #[inline(always)]
-fn vxlan<P: Packet>(
-    core: &mut CoreCtx,
-    t: &Tables,
-    m: &mut Memo,
-    p: &mut P,
-    end: usize,
-) -> Option<PortIdx> {
+fn tcp_syn(d: &[u8], ip: usize) -> bool {
+    d.get(ip + 33).is_none_or(|f| f & 0x02 != 0)
+}
+
+/// VXLAN: the outer headers end at 50, the inner IPv4 header starts at 64. Taken only when
+/// every length field ends where the frame does (no padding, no trailing bytes: the
+/// general path handles those).
+#[inline(always)]
+fn vxlan<P: Packet>(core: &mut CoreCtx, t: &Tables, m: &mut Memo, p: &mut P) -> Option<PortIdx> {
     const INNER: usize = 50;
+    const IP: usize = INNER + ETH;
     let d = p.data();
-    // Up to the end of the inner IPv4 header (the pattern covers its first word).
-    let h = d.get(..end)?.first_chunk::<{ INNER + ETH + 20 }>()?;
-    if !m.c.vxlan.matches(h, 40) {
+    let h = d.first_chunk::<{ IP + 20 }>()?;
+    let len = u16::try_from(d.len()).ok()?;
+    let ip_len = len - ETH as u16;
+    if !m.c.vxlan.matches_with(
+        h,
+        [(16, ip_len), (38, ip_len - 20), (IP + 2, len - IP as u16)],
+    ) {
         return None;
     }
-    let vni = u32::from_be_bytes([h[45], h[46], h[47], h[48]]) & 0xFF_FFFF;
-    let vrf = if vni == m.vni {
-        m.vni_vrf
-    } else {
-        let v = *t.vni_to_vrf.get(&vni)?;
-        m.vni = vni;
-        m.vni_vrf = v;
-        v
-    };
-    let r = route4::<true>(&mut core.fib_cache, t, m, vrf, &d[INNER + ETH..end], None)?;
-    let &Action::Out { port, mtu, eth, .. } = m.action(core, t, r.nh) else {
+    // The inner IPv4 header as words: TTL and protocol are the low bytes of the second,
+    // the destination is the third.
+    let (a, b, dst) = (w64(h, IP), w64(h, IP + 8), rd32le(h, IP + 16));
+    if (b as u8) <= 1 || !sum_ok(a, b, dst) || (!p.rx_ip_csum_good() && !csum_ok(h, ETH)) {
+        return None;
+    }
+    // VNI bytes (46..49) and destination, as they are on the wire: the burst's memo key.
+    let key = u64::from(rd32le(h, 45) >> 8) << 32 | u64::from(dst);
+    let syn = (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, IP);
+    let nh = m.vni_dst(&mut core.fib_cache, t, key)?;
+    let &Action::Out { port, mtu, eth, .. } = m.action(core, t, nh) else {
         return None;
     };
     // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
-    if r.total > usize::from(mtu) || r.syn {
+    if len - IP as u16 > mtu || syn {
         return None;
     }
     // Commit: from here the packet changes, and every check has passed.
-    if !deliver(p, INNER, r.total, &eth) {
+    if !deliver(p, INNER, &eth) {
         return None;
     }
     m.events[EV_VXLAN_DECAP] += 1;
     Some(port)
 }
 
-/// MPLS over UDP or GRE: the label stack entry is at `off`, the inner IP packet after it.
+/// Where the label stack entry starts in MPLS over UDP and over GRE.
+const MPLS_UDP: usize = ETH + 20 + 8;
+const MPLS_GRE: usize = ETH + 20 + 4;
+
+/// MPLS over UDP or GRE: the label stack entry is at `OFF`, the inner IPv4 header after it.
+/// Taken only when every length field ends where the frame does, as for VXLAN.
 #[inline(always)]
-fn mpls_in<P: Packet>(
+fn mpls_in<P: Packet, const OFF: usize>(
     core: &mut CoreCtx,
     t: &Tables,
     m: &mut Memo,
     p: &mut P,
-    off: usize,
-    end: usize,
-    encap: Encap,
 ) -> Option<PortIdx> {
+    let ip = OFF + mpls::HEADER_LEN;
     let d = p.data();
-    // The label stack entry and the inner IPv4 header.
-    let e = d
-        .get(off..end)?
-        .first_chunk::<{ mpls::HEADER_LEN + 20 }>()?;
-    let entry = u32::from_be_bytes([e[0], e[1], e[2], e[3]]);
-    // Bottom of stack, TTL > 1.
-    if entry & 0x100 == 0 || entry & 0xFF <= 1 {
+    // Up to the end of the inner IPv4 header after the longer (UDP) outer headers: a GRE
+    // packet 1-4 bytes shorter than that goes the general way.
+    let h = d.first_chunk::<{ MPLS_UDP + mpls::HEADER_LEN + 20 }>()?;
+    let len = u16::try_from(d.len()).ok()?;
+    let ip_len = len - ETH as u16;
+    let inner_len = len - ip as u16;
+    let matched = if OFF == MPLS_UDP {
+        m.c.mpls_udp
+            .matches_with(h, [(16, ip_len), (38, ip_len - 20), (ip + 2, inner_len)])
+    } else {
+        m.c.mpls_gre
+            .matches_with(h, [(16, ip_len), (ip + 2, inner_len)])
+    };
+    // Bottom of stack (in the pattern); both TTLs > 1. The inner IPv4 header as words.
+    let (a, b, c) = (w64(h, ip), w64(h, ip + 8), rd32le(h, ip + 16));
+    if !matched
+        || (!p.rx_ip_csum_good() && !csum_ok(h, ETH))
+        || h[OFF + 3] <= 1
+        || (b as u8) <= 1
+        || !sum_ok(a, b, c)
+    {
         return None;
     }
-    let label = entry >> 12;
+    let label = u32::from_be_bytes([h[OFF], h[OFF + 1], h[OFF + 2], h[OFF + 3]]) >> 12;
     let nh = if label == m.label {
         m.label_nh
     } else {
@@ -579,26 +725,25 @@ fn mpls_in<P: Packet>(
         m.label_nh = nh;
         nh
     };
-    let inner = off + mpls::HEADER_LEN;
-    let r = route4::<false>(&mut core.fib_cache, t, m, 0, &d[inner..end], Some(nh))?;
+    let syn = (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, ip);
     // The label's nexthop must be an interface to a vif (the general path drops others).
     let Action::Out {
         port,
         mtu,
         eth,
         to_vif: true,
-    } = *m.action(core, t, r.nh)
+    } = *m.action(core, t, nh)
     else {
         return None;
     };
-    if r.total > usize::from(mtu) || r.syn {
+    if inner_len > mtu || syn {
         return None;
     }
     // Commit: the 14 bytes before the inner packet become its Ethernet header.
-    if !deliver(p, inner - ETH, r.total, &eth) {
+    if !deliver(p, ip - ETH, &eth) {
         return None;
     }
-    m.events[ev_of(encap)] += 1;
+    m.events[if OFF == MPLS_UDP { 1 } else { 2 }] += 1;
     Some(port)
 }
 
@@ -620,7 +765,7 @@ fn from_vif<P: Packet>(
     if !m.c.vif.matches(h, 0) {
         return None;
     }
-    let r = route4::<true>(&mut core.fib_cache, t, m, vrf, &d[ETH..], None)?;
+    let r = route4(&mut core.fib_cache, t, m, vrf, &d[ETH..])?;
     match m.action(core, t, r.nh) {
         &Action::Out {
             port: out,
@@ -628,7 +773,8 @@ fn from_vif<P: Packet>(
             ref eth,
             ..
         } => {
-            if r.total > usize::from(mtu) || !deliver(p, 0, r.total, eth) {
+            // A VM's frame may carry padding after the IP packet: trimmed.
+            if r.total > usize::from(mtu) || !p.set_len(ETH + r.total) || !deliver(p, 0, eth) {
                 return None;
             }
             if out != FABRIC && out != port {
@@ -672,6 +818,30 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The fast paths' checksum test is the Internet checksum's (RFC 1071): right and
+        /// wrong headers, at any offset.
+        #[test]
+        fn csum_ok_is_the_internet_checksum(
+            mut hdr in proptest::prelude::any::<[u8; 20]>(),
+            fix in proptest::prelude::any::<bool>(),
+            at in 0usize..12,
+        ) {
+            use crate::wire::checksum;
+            hdr[0] = 0x45;
+            if fix {
+                hdr[10..12].fill(0);
+                let c = checksum::fold(checksum::sum(&hdr));
+                hdr[10..12].copy_from_slice(&c.to_be_bytes());
+            }
+            let mut buf = [0u8; 32];
+            buf[at..at + 20].copy_from_slice(&hdr);
+            let want = checksum::fold(checksum::sum(&hdr)) == 0;
+            proptest::prop_assert_eq!(csum_ok(&buf, at), want);
+            if fix {
+                proptest::prop_assert!(want);
+            }
+        }
+
         /// The fast path's flow hash is the general one for headers without options.
         #[test]
         fn flow_hash_v4_at_is_flow_hash_v4(
@@ -708,5 +878,38 @@ mod tests {
             g[i] = b;
             assert!(!p.matches(&g, 0), "byte {i} = {b:#04x}");
         }
+    }
+
+    /// A pattern with 16-bit fields given per match: the bytes must hold those values
+    /// (big-endian), wherever they sit in their word.
+    #[test]
+    fn pattern_fields_are_matched_big_endian() {
+        let p = Pattern::<3>::new(
+            [
+                (0, 0x45, 0xFF),
+                (2, 0, 0xFF),
+                (3, 0, 0xFF),
+                (14, 0, 0xFF),
+                (15, 0, 0xFF),
+            ]
+            .into_iter()
+            .chain([(20, 0, 0xFF), (21, 0, 0xFF)]),
+        );
+        let mut h = [0u8; 24];
+        h[0] = 0x45;
+        h[2..4].copy_from_slice(&0x1234u16.to_be_bytes());
+        h[14..16].copy_from_slice(&0xABCDu16.to_be_bytes());
+        h[20..22].copy_from_slice(&0x0102u16.to_be_bytes());
+        h[7] = 0x99; // not in the pattern
+        assert!(p.matches_with(&h, [(2, 0x1234), (14, 0xABCD), (20, 0x0102)]));
+        for f in [
+            [(2, 0x3412), (14, 0xABCD), (20, 0x0102)],
+            [(2, 0x1234), (14, 0xABCC), (20, 0x0102)],
+            [(2, 0x1234), (14, 0xABCD), (20, 0x0201)],
+        ] {
+            assert!(!p.matches_with(&h, f), "{f:x?}");
+        }
+        h[0] = 0x46;
+        assert!(!p.matches_with(&h, [(2, 0x1234), (14, 0xABCD), (20, 0x0102)]));
     }
 }
