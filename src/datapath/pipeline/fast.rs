@@ -45,50 +45,53 @@ fn rd32le<const N: usize>(h: &[u8; N], i: usize) -> u32 {
     u32::from_le_bytes(*h[i..].first_chunk::<4>().unwrap_or(&[0; 4]))
 }
 
-/// A byte pattern over whole 64-bit words: a header matches where its bits under `mask`
-/// equal `want`'s.
-#[derive(Clone, Copy)]
-struct Pattern<const W: usize> {
-    want: [u64; W],
-    mask: [u64; W],
+/// The little-endian 128-bit word at `i` of `h`.
+#[inline(always)]
+fn w128<const N: usize>(h: &[u8; N], i: usize) -> u128 {
+    u128::from_le_bytes(*h[i..].first_chunk::<16>().unwrap_or(&[0; 16]))
 }
 
-impl<const W: usize> Default for Pattern<W> {
+/// A byte pattern over the first `16 * V` bytes of a header: a header matches where its
+/// bits under `mask` equal `want`'s. (`u128` words are 16-byte aligned, so the vector code
+/// reads them straight from memory.)
+#[derive(Clone, Copy)]
+struct Pattern<const V: usize> {
+    want: [u128; V],
+    mask: [u128; V],
+}
+
+impl<const V: usize> Default for Pattern<V> {
     fn default() -> Self {
         Pattern {
-            want: [0; W],
-            mask: [0; W],
+            want: [0; V],
+            mask: [0; V],
         }
     }
 }
 
-impl<const W: usize> Pattern<W> {
-    /// From `(offset, byte, mask)` triples, offsets relative to the pattern's start.
+impl<const V: usize> Pattern<V> {
+    /// From `(offset, byte, mask)` triples.
     fn new(bytes: impl IntoIterator<Item = (usize, u8, u8)>) -> Self {
-        let mut want = [0u64; W];
-        let mut mask = [0u64; W];
+        let mut want = [0u128; V];
+        let mut mask = [0u128; V];
         for (i, b, m) in bytes {
-            if let (Some(w), Some(k)) = (want.get_mut(i / 8), mask.get_mut(i / 8)) {
-                *w |= u64::from(b & m) << (8 * (i % 8));
-                *k |= u64::from(m) << (8 * (i % 8));
+            if let (Some(w), Some(k)) = (want.get_mut(i / 16), mask.get_mut(i / 16)) {
+                *w |= u128::from(b & m) << (8 * (i % 16));
+                *k |= u128::from(m) << (8 * (i % 16));
             }
         }
         Pattern { want, mask }
     }
 
-    /// `true` when the `8 * W` bytes of `h` at `at` match.
+    /// `true` when the first `16 * V` bytes of `h` match.
     #[inline(always)]
-    fn matches<const N: usize>(&self, h: &[u8; N], at: usize) -> bool {
-        let mut diff = 0;
-        for k in 0..W {
-            diff |= (w64(h, at + 8 * k) ^ self.want[k]) & self.mask[k];
-        }
-        diff == 0
+    fn matches<const N: usize>(&self, h: &[u8; N]) -> bool {
+        self.matches_with(h, [])
     }
 
-    /// [`Pattern::matches`] at 0, with the big-endian 16-bit `fields` (`(offset, value)`,
-    /// under a mask of `0xFFFF` and a `want` of 0 in the pattern, not straddling a word)
-    /// taken as part of the pattern: the length fields a packet's own length fixes.
+    /// [`Pattern::matches`], with the big-endian 16-bit `fields` (`(offset, value)`, under a
+    /// mask of `0xFFFF` and a `want` of 0 in the pattern, not straddling a word) taken as
+    /// part of the pattern: the length fields a packet's own length fixes.
     #[inline(always)]
     fn matches_with<const N: usize, const F: usize>(
         &self,
@@ -96,64 +99,58 @@ impl<const W: usize> Pattern<W> {
         fields: [(usize, u16); F],
     ) -> bool {
         // The fields go into a patch XORed after the mask (they lie under it), so `want`
-        // and `mask` stay loads from the pattern; two accumulators let the compiler pair
-        // the words into 128-bit vector operations.
-        let mut patch = [0u64; W];
+        // and `mask` stay operands read from the pattern.
+        let mut patch = [0u128; V];
         for (off, v) in fields {
-            debug_assert!(off % 8 <= 6 && self.mask[off / 8] >> (8 * (off % 8)) & 0xFFFF == 0xFFFF);
-            patch[off / 8] |= u64::from(v.swap_bytes()) << (8 * (off % 8));
+            debug_assert!(
+                off % 16 <= 14 && self.mask[off / 16] >> (8 * (off % 16)) & 0xFFFF == 0xFFFF
+            );
+            patch[off / 16] |= u128::from(v.swap_bytes()) << (8 * (off % 16));
         }
         diff_is_zero(h, &self.want, &self.mask, &patch)
     }
 }
 
-/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every k < W: with
-/// SSE2 (every x86-64 has it), two words per instruction.
+/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every 16-byte
+/// word k < V: with SSE2 (every x86-64 has it), one instruction per operation and word.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn diff_is_zero<const N: usize, const W: usize>(
+fn diff_is_zero<const N: usize, const V: usize>(
     h: &[u8; N],
-    want: &[u64; W],
-    mask: &[u64; W],
-    patch: &[u64; W],
+    want: &[u128; V],
+    mask: &[u128; V],
+    patch: &[u128; V],
 ) -> bool {
     use std::arch::x86_64::{
-        _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
         _mm_setzero_si128, _mm_xor_si128,
     };
     // SAFETY: these intrinsics only need SSE2, which the x86-64 baseline includes: every
     // CPU this code can run on has it (they take no pointers; the loads are safe reads).
     unsafe {
-        // Pairs of words; an odd last word pairs with zeros (and an all-zero mask).
-        let pair = |a: &[u64; W], k: usize| {
-            let hi = if k + 1 < W { a[k + 1] } else { 0 };
-            _mm_set_epi64x(hi as i64, a[k] as i64)
-        };
+        let v = |x: u128| -> __m128i { _mm_set_epi64x((x >> 64) as i64, x as i64) };
         let mut acc = _mm_setzero_si128();
-        let mut k = 0;
-        while k < W {
-            let hi = if k + 1 < W { w64(h, 8 * k + 8) } else { 0 };
-            let v = _mm_set_epi64x(hi as i64, w64(h, 8 * k) as i64);
-            let d = _mm_and_si128(_mm_xor_si128(v, pair(want, k)), pair(mask, k));
-            acc = _mm_or_si128(acc, _mm_xor_si128(d, pair(patch, k)));
-            k += 2;
+        for k in 0..V {
+            let d = _mm_and_si128(_mm_xor_si128(v(w128(h, 16 * k)), v(want[k])), v(mask[k]));
+            acc = _mm_or_si128(acc, _mm_xor_si128(d, v(patch[k])));
         }
         _mm_movemask_epi8(_mm_cmpeq_epi8(acc, _mm_setzero_si128())) == 0xFFFF
     }
 }
 
-/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every k < W.
+/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every 16-byte
+/// word k < V.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn diff_is_zero<const N: usize, const W: usize>(
+fn diff_is_zero<const N: usize, const V: usize>(
     h: &[u8; N],
-    want: &[u64; W],
-    mask: &[u64; W],
-    patch: &[u64; W],
+    want: &[u128; V],
+    mask: &[u128; V],
+    patch: &[u128; V],
 ) -> bool {
     let mut diff = 0;
-    for k in 0..W {
-        diff |= ((w64(h, 8 * k) ^ want[k]) & mask[k]) ^ patch[k];
+    for k in 0..V {
+        diff |= ((w128(h, 16 * k) ^ want[k]) & mask[k]) ^ patch[k];
     }
     diff == 0
 }
@@ -173,14 +170,14 @@ pub(super) struct Consts {
     /// our MAC; IPv4 without options, not a fragment (DF may be set), UDP, to our address;
     /// the I flag; the router MAC; an IPv4 inner frame without options. The UDP port is not
     /// in it (the dispatch looked at it); the length fields are given per packet.
-    vxlan: Pattern<9>,
+    vxlan: Pattern<5>,
     /// The same up to the inner IPv4 header's total length, for MPLS over UDP: a single
     /// label stack entry (bottom of stack) and IPv4 without options after it.
-    mpls_udp: Pattern<7>,
+    mpls_udp: Pattern<4>,
     /// The same for MPLS over GRE: GRE without checksum, key or sequence, carrying MPLS.
-    mpls_gre: Pattern<6>,
+    mpls_gre: Pattern<3>,
     /// Bytes 0..16 of a VM's frame: the router MAC, IPv4 without options.
-    vif: Pattern<2>,
+    vif: Pattern<1>,
     /// The first UDP port for VXLAN and for MPLS over UDP, as a little-endian read of its
     /// wire bytes (`u32::MAX` when there is none); others are looked up.
     vxlan_port: u32,
@@ -394,24 +391,38 @@ impl Memo {
         let vrf = if vni == self.vni {
             self.vni_vrf
         } else {
-            let v = *t.vni_to_vrf.get(&vni)?;
-            self.vni = vni;
-            self.vni_vrf = v;
-            v
+            self.vni_miss(t, vni)?
         };
         let nh = self.lookup(cache, t, vrf, dst)?;
         (self.vx_key, self.vx_nh) = (key, nh);
         Some(nh)
     }
 
+    /// The VRF of VXLAN network `vni`, remembered. Out of line, which also keeps the
+    /// burst's memo in memory, where the hot path reads it with plain loads instead of
+    /// carrying (and spilling) it in registers around the loop.
+    #[inline(never)]
+    fn vni_miss(&mut self, t: &Tables, vni: u32) -> Option<u16> {
+        let v = *t.vni_to_vrf.get(&vni)?;
+        self.vni = vni;
+        self.vni_vrf = v;
+        Some(v)
+    }
+
     /// What nexthop `nh` resolves to (remembered for the burst).
     #[inline(always)]
     fn action(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) -> &Action {
         if nh != self.nh {
-            self.act = resolve(core, t, nh);
-            self.nh = nh;
+            self.resolve(core, t, nh);
         }
         &self.act
+    }
+
+    /// Resolves `nh` into the memo.
+    #[inline(always)]
+    fn resolve(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) {
+        self.act = resolve(core, t, nh);
+        self.nh = nh;
     }
 }
 
@@ -661,13 +672,15 @@ fn vxlan<P: Packet>(core: &mut CoreCtx, t: &Tables, m: &mut Memo, p: &mut P) -> 
     }
     // VNI bytes (46..49) and destination, as they are on the wire: the burst's memo key.
     let key = u64::from(rd32le(h, 45) >> 8) << 32 | u64::from(dst);
-    let syn = (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, IP);
+    // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
+    if (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, IP) {
+        return None;
+    }
     let nh = m.vni_dst(&mut core.fib_cache, t, key)?;
     let &Action::Out { port, mtu, eth, .. } = m.action(core, t, nh) else {
         return None;
     };
-    // From a tunnel, a SYN toward a clamping vif gets its MSS clamped: the general path.
-    if len - IP as u16 > mtu || syn {
+    if len - IP as u16 > mtu {
         return None;
     }
     // Commit: from here the packet changes, and every check has passed.
@@ -725,7 +738,9 @@ fn mpls_in<P: Packet, const OFF: usize>(
         m.label_nh = nh;
         nh
     };
-    let syn = (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, ip);
+    if (b >> 8) as u8 == ipv4::PROTO_TCP && tcp_syn(d, ip) {
+        return None;
+    }
     // The label's nexthop must be an interface to a vif (the general path drops others).
     let Action::Out {
         port,
@@ -736,7 +751,7 @@ fn mpls_in<P: Packet, const OFF: usize>(
     else {
         return None;
     };
-    if inner_len > mtu || syn {
+    if inner_len > mtu {
         return None;
     }
     // Commit: the 14 bytes before the inner packet become its Ethernet header.
@@ -762,7 +777,7 @@ fn from_vif<P: Packet>(
     }
     let d = p.data();
     let h = d.first_chunk::<{ ETH + 20 }>()?;
-    if !m.c.vif.matches(h, 0) {
+    if !m.c.vif.matches(h) {
         return None;
     }
     let r = route4(&mut core.fib_cache, t, m, vrf, &d[ETH..])?;
@@ -863,20 +878,20 @@ mod tests {
     /// A pattern matches exactly the bytes it was built from, under its masks.
     #[test]
     fn patterns_match_under_their_masks() {
-        let p = Pattern::<2>::new([(0, 0xAB, 0xFF), (9, 0x40, 0x40), (15, 0x01, 0x0F)]);
+        let p = Pattern::<1>::new([(0, 0xAB, 0xFF), (9, 0x40, 0x40), (15, 0x01, 0x0F)]);
         let mut h = [0u8; 16];
         h[0] = 0xAB;
         h[9] = 0x40;
         h[15] = 0x01;
-        assert!(p.matches(&h, 0));
+        assert!(p.matches(&h));
         h[9] = 0xFF; // other bits of byte 9 do not matter
         h[15] = 0xF1; // nor the high nibble of byte 15
         h[3] = 0x77; // nor unmasked bytes
-        assert!(p.matches(&h, 0));
+        assert!(p.matches(&h));
         for (i, b) in [(0, 0xAA), (9, 0x00), (15, 0x02)] {
             let mut g = h;
             g[i] = b;
-            assert!(!p.matches(&g, 0), "byte {i} = {b:#04x}");
+            assert!(!p.matches(&g), "byte {i} = {b:#04x}");
         }
     }
 
@@ -884,7 +899,7 @@ mod tests {
     /// (big-endian), wherever they sit in their word.
     #[test]
     fn pattern_fields_are_matched_big_endian() {
-        let p = Pattern::<3>::new(
+        let p = Pattern::<2>::new(
             [
                 (0, 0x45, 0xFF),
                 (2, 0, 0xFF),
@@ -895,7 +910,7 @@ mod tests {
             .into_iter()
             .chain([(20, 0, 0xFF), (21, 0, 0xFF)]),
         );
-        let mut h = [0u8; 24];
+        let mut h = [0u8; 32];
         h[0] = 0x45;
         h[2..4].copy_from_slice(&0x1234u16.to_be_bytes());
         h[14..16].copy_from_slice(&0xABCDu16.to_be_bytes());
