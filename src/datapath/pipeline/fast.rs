@@ -557,19 +557,27 @@ fn route4(
     Some(Routed { nh, total, syn })
 }
 
-/// Delivers a routed frame whose IP packet (no trailing bytes) starts at `off + ETH`:
-/// strips the `off` bytes before it, writes the Ethernet header (`eth`: MACs and type) and
-/// decrements the TTL. `false`, and no change, when `p` is shorter.
+/// Delivers a routed frame whose IP packet (20-byte header, no trailing bytes) starts at
+/// `off + ETH`: writes the Ethernet header `eth` in the 14 bytes before it (only the MACs
+/// when `WITH_TYPE` is false: the type there is already IPv4), decrements the TTL, and
+/// strips the `off` bytes in front. `false`, and no change, when `p` is shorter than
+/// `off + ETH + 20` bytes; longer, stripping `off` bytes cannot fail.
 #[inline(always)]
-fn deliver<P: Packet>(p: &mut P, off: usize, eth: &[u8; ETH]) -> bool {
-    if !p.adj(off) {
+fn deliver<P: Packet, const WITH_TYPE: bool>(p: &mut P, off: usize, eth: &[u8; ETH]) -> bool {
+    let Some(d) = p
+        .data_mut()
+        .get_mut(off..)
+        .and_then(|d| d.first_chunk_mut::<{ ETH + 20 }>())
+    else {
         return false;
-    }
-    if let Some(d) = p.data_mut().first_chunk_mut::<{ ETH + 20 }>() {
+    };
+    if WITH_TYPE {
         *d.first_chunk_mut::<ETH>().unwrap_or(&mut [0; ETH]) = *eth;
-        decrement_ttl(d, ETH);
+    } else if let (Some(to), Some(from)) = (d.first_chunk_mut::<12>(), eth.first_chunk::<12>()) {
+        *to = *from;
     }
-    true
+    decrement_ttl(d, ETH);
+    p.adj(off)
 }
 
 /// A packet from the fabric: `true` when the fast path took it (and wrote its verdict).
@@ -684,7 +692,7 @@ fn vxlan<P: Packet>(core: &mut CoreCtx, t: &Tables, m: &mut Memo, p: &mut P) -> 
         return None;
     }
     // Commit: from here the packet changes, and every check has passed.
-    if !deliver(p, INNER, &eth) {
+    if !deliver::<P, false>(p, INNER, &eth) {
         return None;
     }
     m.events[EV_VXLAN_DECAP] += 1;
@@ -755,7 +763,7 @@ fn mpls_in<P: Packet, const OFF: usize>(
         return None;
     }
     // Commit: the 14 bytes before the inner packet become its Ethernet header.
-    if !deliver(p, ip - ETH, &eth) {
+    if !deliver::<P, true>(p, ip - ETH, &eth) {
         return None;
     }
     m.events[if OFF == MPLS_UDP { 1 } else { 2 }] += 1;
@@ -789,7 +797,10 @@ fn from_vif<P: Packet>(
             ..
         } => {
             // A VM's frame may carry padding after the IP packet: trimmed.
-            if r.total > usize::from(mtu) || !p.set_len(ETH + r.total) || !deliver(p, 0, eth) {
+            if r.total > usize::from(mtu)
+                || !p.set_len(ETH + r.total)
+                || !deliver::<P, false>(p, 0, eth)
+            {
                 return None;
             }
             if out != FABRIC && out != port {
