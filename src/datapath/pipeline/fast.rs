@@ -122,7 +122,7 @@ fn diff_is_zero<const N: usize, const V: usize>(
     patch: &[u128; V],
 ) -> bool {
     use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x,
+        __m128i, _mm_and_si128, _mm_cvtsi128_si64, _mm_or_si128, _mm_packs_epi16, _mm_set_epi64x,
         _mm_setzero_si128, _mm_xor_si128,
     };
     // SAFETY: these intrinsics only need SSE2, which the x86-64 baseline includes: every
@@ -134,7 +134,9 @@ fn diff_is_zero<const N: usize, const V: usize>(
             let d = _mm_and_si128(_mm_xor_si128(v(w128(h, 16 * k)), v(want[k])), v(mask[k]));
             acc = _mm_or_si128(acc, _mm_xor_si128(d, v(patch[k])));
         }
-        _mm_movemask_epi8(_mm_cmpeq_epi8(acc, _mm_setzero_si128())) == 0xFFFF
+        // Signed saturation keeps a non-zero 16-bit lane non-zero in its byte: the low
+        // 8 bytes of the pack are zero exactly when `acc` is.
+        _mm_cvtsi128_si64(_mm_packs_epi16(acc, acc)) == 0
     }
 }
 
@@ -937,5 +939,17 @@ mod tests {
         }
         h[0] = 0x46;
         assert!(!p.matches_with(&h, [(2, 0x1234), (14, 0xABCD), (20, 0x0102)]));
+        h[0] = 0x45;
+        // Every bit of every byte under the mask counts, in both 16-byte words (and in
+        // whichever lane of the vector code it lands); no other bit does.
+        let fields = [(2, 0x1234), (14, 0xABCD), (20, 0x0102)];
+        for i in 0..32 {
+            for bit in 0..8 {
+                let mut g = h;
+                g[i] ^= 1 << bit;
+                let masked = [0, 2, 3, 14, 15, 20, 21].contains(&i);
+                assert_eq!(p.matches_with(&g, fields), !masked, "byte {i} bit {bit}");
+            }
+        }
     }
 }
