@@ -112,8 +112,8 @@ impl<const V: usize> Pattern<V> {
 }
 
 /// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every 16-byte
-/// word k < V: with SSE2 (every x86-64 has it), one instruction per operation and word.
-#[cfg(target_arch = "x86_64")]
+/// word k < V. On x86-64 with SSE2 (which every x86-64 has): one instruction per operation
+/// and word; elsewhere the same on `u128`s.
 #[inline(always)]
 fn diff_is_zero<const N: usize, const V: usize>(
     h: &[u8; N],
@@ -121,40 +121,34 @@ fn diff_is_zero<const N: usize, const V: usize>(
     mask: &[u128; V],
     patch: &[u128; V],
 ) -> bool {
-    use std::arch::x86_64::{
-        __m128i, _mm_and_si128, _mm_cvtsi128_si64, _mm_or_si128, _mm_packs_epi16, _mm_set_epi64x,
-        _mm_setzero_si128, _mm_xor_si128,
-    };
-    // SAFETY: these intrinsics only need SSE2, which the x86-64 baseline includes: every
-    // CPU this code can run on has it (they take no pointers; the loads are safe reads).
-    unsafe {
-        let v = |x: u128| -> __m128i { _mm_set_epi64x((x >> 64) as i64, x as i64) };
-        let mut acc = _mm_setzero_si128();
-        for k in 0..V {
-            let d = _mm_and_si128(_mm_xor_si128(v(w128(h, 16 * k)), v(want[k])), v(mask[k]));
-            acc = _mm_or_si128(acc, _mm_xor_si128(d, v(patch[k])));
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cvtsi128_si64, _mm_or_si128, _mm_packs_epi16,
+            _mm_set_epi64x, _mm_setzero_si128, _mm_xor_si128,
+        };
+        // SAFETY: these intrinsics only need SSE2, which the x86-64 baseline includes: every
+        // CPU this code can run on has it (they take no pointers; the loads are safe reads).
+        unsafe {
+            let v = |x: u128| -> __m128i { _mm_set_epi64x((x >> 64) as i64, x as i64) };
+            let mut acc = _mm_setzero_si128();
+            for k in 0..V {
+                let d = _mm_and_si128(_mm_xor_si128(v(w128(h, 16 * k)), v(want[k])), v(mask[k]));
+                acc = _mm_or_si128(acc, _mm_xor_si128(d, v(patch[k])));
+            }
+            // Signed saturation keeps a non-zero 16-bit lane non-zero in its byte: the low
+            // 8 bytes of the pack are zero exactly when `acc` is.
+            _mm_cvtsi128_si64(_mm_packs_epi16(acc, acc)) == 0
         }
-        // Signed saturation keeps a non-zero 16-bit lane non-zero in its byte: the low
-        // 8 bytes of the pack are zero exactly when `acc` is.
-        _mm_cvtsi128_si64(_mm_packs_epi16(acc, acc)) == 0
     }
-}
-
-/// `true` when `((word k of h) ^ want[k]) & mask[k] ^ patch[k]` is 0 for every 16-byte
-/// word k < V.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-fn diff_is_zero<const N: usize, const V: usize>(
-    h: &[u8; N],
-    want: &[u128; V],
-    mask: &[u128; V],
-    patch: &[u128; V],
-) -> bool {
-    let mut diff = 0;
-    for k in 0..V {
-        diff |= ((w128(h, 16 * k) ^ want[k]) & mask[k]) ^ patch[k];
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let mut diff = 0;
+        for k in 0..V {
+            diff |= ((w128(h, 16 * k) ^ want[k]) & mask[k]) ^ patch[k];
+        }
+        diff == 0
     }
-    diff == 0
 }
 
 /// `(offset, byte, 0xFF)` for each byte of `b` from `at`.
