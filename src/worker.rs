@@ -105,12 +105,7 @@ impl Worker {
                 );
                 // The burst's packets, then the fragments the pipeline made.
                 let done = burst.drain().zip(verdicts.iter().copied());
-                for (m, v) in done.chain(extra.drain()) {
-                    match v {
-                        Verdict::Tx(out) => send(&self.stats, &mut self.tx, out, m),
-                        Verdict::Drop(_) => drop(m),
-                    }
-                }
+                send(&self.stats, &mut self.tx, done.chain(extra.drain()));
             }
             // Whatever this round received leaves now (as OVS-DPDK's tx-flush-interval=0):
             // under load the buffers fill to whole bursts anyway, and at low rates no packet
@@ -195,18 +190,50 @@ impl Worker {
     }
 }
 
+/// Sends each packet with a `Tx` verdict to its port's TX buffer and frees the others. Runs
+/// of packets to one port (most of a burst, usually) look up the buffer once and add to the
+/// port's counters once.
 #[inline]
-fn send(stats: &CoreStats, tx: &mut [Option<TxBuffer>], out: PortIdx, m: Mbuf) {
-    let Some(Some(txb)) = tx.get_mut(usize::from(out)) else {
-        stats.count_drop(DropReason::UnknownPort);
-        return;
-    };
-    if let Some(pc) = stats.port(usize::from(out)) {
-        pc.tx_packets.add(1);
-        pc.tx_bytes.add(m.len() as u64);
+fn send(
+    stats: &CoreStats,
+    tx: &mut [Option<TxBuffer>],
+    pkts: impl Iterator<Item = (Mbuf, Verdict)>,
+) {
+    let mut pkts = pkts.peekable();
+    while let Some((mut m, v)) = pkts.next() {
+        let Verdict::Tx(out) = v else {
+            drop(m);
+            continue;
+        };
+        let Some(Some(txb)) = tx.get_mut(usize::from(out)) else {
+            stats.count_drop(DropReason::UnknownPort);
+            continue;
+        };
+        let pc = stats.port(usize::from(out));
+        let (mut packets, mut bytes) = (0u64, 0u64);
+        loop {
+            packets += 1;
+            bytes += m.len() as u64;
+            let r = txb.push(m);
+            if r.dropped > 0 {
+                // Counted as queued first, so that the counters never go below zero.
+                if let Some(pc) = pc {
+                    pc.tx_packets.add(packets);
+                    pc.tx_bytes.add(bytes);
+                }
+                (packets, bytes) = (0, 0);
+                count_tx_drops(stats, usize::from(out), r);
+            }
+            match pkts.next_if(|(_, v)| *v == Verdict::Tx(out)) {
+                Some((next, _)) => m = next,
+                None => break,
+            }
+        }
+        if let Some(pc) = pc {
+            pc.tx_packets.add(packets);
+            pc.tx_bytes.add(bytes);
+        }
     }
-    let r = txb.push(m);
-    count_tx_drops(stats, usize::from(out), r);
 }
 
 /// Packets the TX queue refused: counted in the port's tx_dropped and as a drop reason, and
