@@ -1544,3 +1544,52 @@ proptest! {
         prop_assert_eq!(a, b);
     }
 }
+
+/// One worker context (and so one FIB cache) across table versions: VXLAN packets go where
+/// the tables in force say, whether a route or the VNI's VRF changed, and back again.
+#[test]
+fn fast_path_caches_follow_the_tables_for_vxlan() {
+    const DST: [u8; 4] = [198, 51, 100, 50];
+    let nexthop12 = "\n[[nexthop]]\nid = 12\ntype = \"interface\"\nvif = \"vm2\"\n";
+    let route = |vrf: u16, nh: u32| {
+        format!("\n[[route]]\nvrf = {vrf}\nprefix = \"198.51.100.50/32\"\nnexthop = {nh}\n")
+    };
+    let build = |toml: String| -> Tables {
+        Config::from_toml(&toml)
+            .unwrap()
+            .build_tables([9; 6])
+            .unwrap()
+    };
+    // A: 198.51.100.50 to vm2 (port 2); B: to vm1 (port 1); C: VNI 100 now VRF 2's, where
+    // there is no route to it.
+    let a = build(format!("{CONFIG}{nexthop12}{}", route(1, 12)));
+    let b = build(format!("{CONFIG}{nexthop12}{}", route(1, 11)));
+    let moved = CONFIG.replacen("id = 1\nvni = 100\n", "id = 1\n", 1);
+    assert_ne!(moved, CONFIG);
+    let c = build(format!(
+        "{moved}{nexthop12}{}\n[[vrf]]\nid = 2\nvni = 100\n",
+        route(1, 12)
+    ));
+    let stats = Arc::new(CoreStats::default());
+    let mut ctx = CoreCtx::new(stats.clone(), HZ);
+    ctx.set_now(HZ);
+    let mut extra = Extra::default();
+    let frame = vxlan_from_peer(100, 0x08, &remote_inner(DST, 64, b"cached"));
+    for (t, want) in [
+        (&a, Verdict::Tx(2)),
+        (&a, Verdict::Tx(2)),
+        (&b, Verdict::Tx(1)),
+        (&a, Verdict::Tx(2)),
+        (&c, Verdict::Drop(DropReason::NoRoute)),
+        (&a, Verdict::Tx(2)),
+        (&b, Verdict::Tx(1)),
+    ] {
+        let mut pkts: Vec<VecPacket> = (0..4).map(|_| VecPacket::from_bytes(&frame)).collect();
+        let mut v = [Verdict::Drop(DropReason::TxFull); 4];
+        process_burst(&mut ctx, t, 0, &mut pkts, &mut v, &mut extra);
+        assert_eq!(v, [want; 4]);
+    }
+    // Every packet was decapsulated (those of C too, before the general path dropped them).
+    assert_eq!(stats.events[Event::VxlanDecap as usize].get(), 7 * 4);
+    assert_eq!(stats.drops[DropReason::NoRoute as usize].get(), 4);
+}

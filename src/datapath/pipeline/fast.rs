@@ -348,11 +348,11 @@ impl Memo {
         vrf: u16,
         dst: u32,
     ) -> Option<NhIdx> {
-        let key = u64::from(vrf) << 32 | u64::from(dst);
+        let key = fib_cache_key(vrf, dst);
         if key == self.dst {
             return Some(self.dst_nh);
         }
-        let slot = &mut cache[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize];
+        let slot = &mut cache[cache_slot(key)];
         let nh = if slot.generation == t.generation.0 && slot.key == key {
             slot.nh
         } else {
@@ -382,14 +382,28 @@ impl Memo {
         if key == self.vx_key {
             return Some(self.vx_nh);
         }
-        let vni = ((key >> 32) as u32).swap_bytes() >> 8;
-        let dst = (key as u32).swap_bytes();
-        let vrf = if vni == self.vni {
-            self.vni_vrf
+        // The worker's FIB cache holds VXLAN keys too (apart from the others): a hit costs
+        // no VNI lookup and no byte swap.
+        let ck = vxlan_cache_key(key);
+        let slot = &mut cache[cache_slot(ck)];
+        let nh = if slot.generation == t.generation.0 && slot.key == ck {
+            slot.nh
         } else {
-            self.vni_miss(t, vni)?
+            let vni = ((key >> 32) as u32).swap_bytes() >> 8;
+            let dst = (key as u32).swap_bytes();
+            let vrf = if vni == self.vni {
+                self.vni_vrf
+            } else {
+                self.vni_miss(t, vni)?
+            };
+            let nh = t.lookup4(vrf, dst)?;
+            *slot = CacheEntry {
+                generation: t.generation.0,
+                key: ck,
+                nh,
+            };
+            nh
         };
-        let nh = self.lookup(cache, t, vrf, dst)?;
         (self.vx_key, self.vx_nh) = (key, nh);
         Some(nh)
     }
@@ -461,6 +475,25 @@ fn resolve(core: &CoreCtx, t: &Tables, nh: NhIdx) -> Action {
 
 /// Entries of a worker's FIB cache (a power of two: the index is the top bits of a hash).
 pub(super) const FIB_CACHE: usize = 256;
+
+/// The FIB cache key of a lookup of `dst` in `vrf`.
+#[inline(always)]
+fn fib_cache_key(vrf: u16, dst: u32) -> u64 {
+    u64::from(vrf) << 32 | u64::from(dst)
+}
+
+/// The FIB cache key of a VXLAN packet's memo key ([`Memo::vni_dst`]): the top bit set,
+/// which no [`fib_cache_key`] has (a VRF takes 16 bits), nor any memo key (a VNI takes 24).
+#[inline(always)]
+fn vxlan_cache_key(key: u64) -> u64 {
+    key | 1 << 63
+}
+
+/// The FIB cache slot of `key`: the top 8 bits of a multiplicative hash.
+#[inline(always)]
+fn cache_slot(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 56) as usize
+}
 
 /// One FIB cache entry: valid while the tables are of its generation.
 #[derive(Clone, Copy)]
@@ -899,6 +932,22 @@ mod tests {
             let mut g = h;
             g[i] = b;
             assert!(!p.matches(&g), "byte {i} = {b:#04x}");
+        }
+    }
+
+    /// VXLAN entries of the FIB cache never take another lookup's place: a VNI whose wire
+    /// bytes read as a small number gives the same 64 bits as a VRF lookup but for the tag.
+    #[test]
+    fn vxlan_cache_keys_are_apart_from_fib_keys() {
+        let dst = 0x0A0B_0C0D_u32;
+        // Bytes 45..49 of the frame: a reserved byte, then VNI 0x010000 on the wire.
+        let vni_bytes = [0x00u8, 0x01, 0x00, 0x00];
+        let memo_key = u64::from(u32::from_le_bytes(vni_bytes) >> 8) << 32 | u64::from(dst);
+        let fib = fib_cache_key(1, dst);
+        assert_eq!(memo_key, fib, "the untagged keys collide");
+        assert_ne!(vxlan_cache_key(memo_key), fib);
+        for vrf in [0, 1, 256, u16::MAX] {
+            assert_ne!(vxlan_cache_key(memo_key), fib_cache_key(vrf, dst));
         }
     }
 
