@@ -361,65 +361,14 @@ fabric_devargs() {
 
 # write_config FILE MODE ENCAP W DIR
 write_config() {
-    local file=$1 mode=$2 encap=$3 w=$4 dir=$5 vif tunnel
+    local file=$1 mode=$2 encap=$3 w=$4 dir=$5 vif
     if [[ $mode == null ]]; then
         vif="dev = \"net_null1,no-rx=1\""
     else
         vif="vhost_socket = \"$dir/vm1.sock\""
     fi
-    case $encap in
-        vxlan) tunnel=$'encap = "vxlan"\nvni = 100\ninner_mac = "02:00:00:00:02:01"' ;;
-        mpls-udp) tunnel=$'encap = "mpls-udp"\nlabel = 200' ;;
-        mpls-gre) tunnel=$'encap = "mpls-gre"\nlabel = 201' ;;
-    esac
-    cat >"$file" <<EOF
-# scripts/bench.sh: $mode, $encap, $w worker(s); traffic tests/fixtures/gen_bench.py
-[fabric]
-dev = "$(fabric_devargs "$encap" "$w")"
-ip = "203.0.113.1/24"
-mac = "02:00:00:00:00:01"
-
-[[fabric.neighbor]]
-ip = "203.0.113.2"
-mac = "02:00:00:00:00:02"
-
-[[vrf]]
-id = 1
-vni = 100
-
-[[vif]]
-name = "vm1"
-$vif
-vrf = 1
-mac = "02:00:00:00:01:02"
-ip = ["198.51.100.2"]
-
-[[nexthop]]
-id = 11
-type = "interface"
-vif = "vm1"
-
-# PVP: the VM's replies (to the remote senders 10.1.x.y) go back through this tunnel.
-[[nexthop]]
-id = 20
-type = "tunnel"
-$tunnel
-dst = "203.0.113.2"
-
-[[route]]
-vrf = 1
-prefix = "198.51.100.16/28"
-nexthop = 11
-
-[[route]]
-vrf = 1
-prefix = "10.0.0.0/8"
-nexthop = 20
-
-[[mpls]]
-label = 300
-nexthop = 11
-EOF
+    bench_node_config "$file" "$(fabric_devargs "$encap" "$w")" "$vif" "$encap" \
+        "scripts/bench.sh: $mode, $encap, $w worker(s); traffic tests/fixtures/gen_bench.py"
 }
 
 # vm_start SOCK W FWD LOG: dpdk-testpmd as the VM (virtio_user on SOCK, W queue pairs) in

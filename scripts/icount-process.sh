@@ -8,6 +8,7 @@
 # (run as root: DPDK with --no-huge; the pcap is bench.sh's, made by scapy if missing).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+source scripts/lib.sh
 ENCAP=vxlan
 SECONDS_RUN=20
 while (($#)); do
@@ -34,53 +35,8 @@ PCAP=$(pwd)/$PCAP_DIR/bench-$ENCAP.pcap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-case $ENCAP in
-    vxlan) tunnel=$'encap = "vxlan"\nvni = 100\ninner_mac = "02:00:00:00:02:01"' ;;
-    mpls-udp) tunnel=$'encap = "mpls-udp"\nlabel = 200' ;;
-    mpls-gre) tunnel=$'encap = "mpls-gre"\nlabel = 201' ;;
-esac
-# The node bench.sh configures (null mode).
-cat >"$tmp/vrouter.toml" <<EOF
-[fabric]
-dev = "net_pcap0,rx_pcap=$PCAP,infinite_rx=1"
-ip = "203.0.113.1/24"
-mac = "02:00:00:00:00:01"
-
-[[fabric.neighbor]]
-ip = "203.0.113.2"
-mac = "02:00:00:00:00:02"
-
-[[vrf]]
-id = 1
-vni = 100
-
-[[vif]]
-name = "vm1"
-dev = "net_null1,no-rx=1"
-vrf = 1
-mac = "02:00:00:00:01:02"
-ip = ["198.51.100.2"]
-
-[[nexthop]]
-id = 11
-type = "interface"
-vif = "vm1"
-
-[[nexthop]]
-id = 20
-type = "tunnel"
-$tunnel
-dst = "203.0.113.2"
-
-[[route]]
-vrf = 1
-prefix = "198.51.100.16/28"
-nexthop = 11
-
-[[mpls]]
-label = 300
-nexthop = 11
-EOF
+bench_node_config "$tmp/vrouter.toml" "net_pcap0,rx_pcap=$PCAP,infinite_rx=1" \
+    'dev = "net_null1,no-rx=1"' "$ENCAP" "scripts/icount-process.sh: bench.sh's node, null mode"
 
 # inclusive COST_OUT PATTERN: the largest inclusive cost of a function matching PATTERN.
 inclusive() {

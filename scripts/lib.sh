@@ -412,3 +412,67 @@ print(f"sent {tx} B, received {rx} B, {bps / 1e6:.1f} Mbit/s, retransmits {retr}
 sys.exit(0 if rx > 0 else "no bytes received")
 PYEOF
 }
+
+# ----------------------------------------------------------------------------- bench node
+# bench_node_config FILE FABRIC_DEV VIF_LINE ENCAP COMMENT: the node of scripts/bench.sh and
+# scripts/icount-process.sh (traffic from tests/fixtures/gen_bench.py): the fabric on
+# FABRIC_DEV, vif vm1 (VIF_LINE: its dev or vhost_socket line) in VRF 1 (VNI 100) with the
+# inner destinations routed to it, and a tunnel of encapsulation ENCAP (vxlan, mpls-udp,
+# mpls-gre) back to the sender for PVP.
+bench_node_config() {
+    local file=$1 fabric_dev=$2 vif=$3 encap=$4 comment=$5 tunnel
+    case $encap in
+        vxlan) tunnel=$'encap = "vxlan"\nvni = 100\ninner_mac = "02:00:00:00:02:01"' ;;
+        mpls-udp) tunnel=$'encap = "mpls-udp"\nlabel = 200' ;;
+        mpls-gre) tunnel=$'encap = "mpls-gre"\nlabel = 201' ;;
+        *) die "bench_node_config: unknown encapsulation $encap" ;;
+    esac
+    cat >"$file" <<EOF
+# $comment
+[fabric]
+dev = "$fabric_dev"
+ip = "203.0.113.1/24"
+mac = "02:00:00:00:00:01"
+
+[[fabric.neighbor]]
+ip = "203.0.113.2"
+mac = "02:00:00:00:00:02"
+
+[[vrf]]
+id = 1
+vni = 100
+
+[[vif]]
+name = "vm1"
+$vif
+vrf = 1
+mac = "02:00:00:00:01:02"
+ip = ["198.51.100.2"]
+
+[[nexthop]]
+id = 11
+type = "interface"
+vif = "vm1"
+
+# PVP: the VM's replies (to the remote senders 10.1.x.y) go back through this tunnel.
+[[nexthop]]
+id = 20
+type = "tunnel"
+$tunnel
+dst = "203.0.113.2"
+
+[[route]]
+vrf = 1
+prefix = "198.51.100.16/28"
+nexthop = 11
+
+[[route]]
+vrf = 1
+prefix = "10.0.0.0/8"
+nexthop = 20
+
+[[mpls]]
+label = 300
+nexthop = 11
+EOF
+}
