@@ -21,12 +21,6 @@ pub trait Packet {
     /// Sets the length to `len` bytes: shorter trims the tail, longer grows into the tailroom
     /// (new bytes unspecified). `false`, and no change, if the tailroom is too small.
     fn set_len(&mut self, len: usize) -> bool;
-    /// Keeps only the `len` bytes from `off` (strips headers and trims the tail in one step).
-    /// `false`, and no change, unless `off + len` is within the packet.
-    #[inline(always)]
-    fn narrow(&mut self, off: usize, len: usize) -> bool {
-        off + len <= self.len() && self.adj(off) && self.set_len(len)
-    }
     /// Adds `push` bytes at the front (content unspecified) and keeps `len` bytes after them
     /// (shortening only), in one step. `false`, and no change, when the headroom is smaller
     /// than `push` or the packet shorter than `len`.
@@ -167,15 +161,6 @@ impl Packet for VecPacket {
         true
     }
     #[inline(always)]
-    fn narrow(&mut self, off: usize, len: usize) -> bool {
-        if off + len > self.end - self.start {
-            return false;
-        }
-        self.start += off;
-        self.end = self.start + len;
-        true
-    }
-    #[inline(always)]
     fn rx_ip_csum_good(&self) -> bool {
         self.ip_csum_good
     }
@@ -219,15 +204,5 @@ mod tests {
         assert!(p.reframe(2, 4));
         assert_eq!(&p.data()[2..], &[1, 2, 3, 4]);
         assert_eq!(p.headroom(), DEFAULT_HEADROOM - 2);
-    }
-
-    #[test]
-    fn narrow_strips_and_trims_in_one_step() {
-        let mut p = VecPacket::from_bytes(&[1, 2, 3, 4, 5, 6]);
-        assert!(!p.narrow(2, 5));
-        assert_eq!(p.data(), &[1, 2, 3, 4, 5, 6]);
-        assert!(p.narrow(2, 3));
-        assert_eq!(p.data(), &[3, 4, 5]);
-        assert_eq!(p.headroom(), DEFAULT_HEADROOM + 2);
     }
 }

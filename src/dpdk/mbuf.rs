@@ -262,20 +262,6 @@ impl Packet for Mbuf {
         true
     }
 
-    /// Strips `off` bytes and trims to `len` in one step (single-segment packets only).
-    #[inline(always)]
-    fn narrow(&mut self, off: usize, len: usize) -> bool {
-        let m = self.raw_mut();
-        if m.nb_segs != 1 || off + len > usize::from(m.data_len) {
-            return false;
-        }
-        // off + len <= data_len, a u16, so both conversions are exact.
-        m.data_off += off as u16;
-        m.data_len = len as u16;
-        m.pkt_len = len as u32;
-        true
-    }
-
     #[inline]
     fn len(&self) -> usize {
         usize::from(self.raw().data_len)
