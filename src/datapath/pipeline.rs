@@ -1696,11 +1696,7 @@ impl OuterHeader {
         // Never fails: the frame is now PUSH + ETH + total bytes, and total >= 20.
         if let Some(h) = d.first_chunk_mut::<MIN>() {
             let ip = PUSH + ETH;
-            // TTL - 1 and the incremental checksum (RFC 1624 eqn. 3, as decrement_ttl).
-            h[ip + 8] -= 1;
-            let hc = u16::from_be_bytes([h[ip + 10], h[ip + 11]]);
-            let c = hc.wrapping_add(0x100 + u16::from(hc >= 0xFEFF));
-            h[ip + 10..ip + 12].copy_from_slice(&c.to_be_bytes());
+            fast::decrement_ttl(h, ip);
             let (tos, ttl) = (h[ip + 1], h[ip + 8]);
             self.patch::<H, MIN>(h, tos, (PUSH + total) as u16, ttl, hash);
         }

@@ -545,7 +545,7 @@ fn sum_ok(a: u64, b: u64, c: u32) -> bool {
 /// One's-complement sums do not depend on byte order, so the same update reads the field
 /// little-endian: +1, and +2 from 0xFFFE on (no byte swaps).
 #[inline(always)]
-fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
+pub(super) fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
     d[at + 8] -= 1;
     let c = u16::from_le_bytes([d[at + 10], d[at + 11]]);
     let c = c.wrapping_add(1 + u16::from(c >= 0xFFFE));
