@@ -353,16 +353,9 @@ impl Memo {
             return Some(self.dst_nh);
         }
         let slot = &mut cache[cache_slot(key)];
-        let nh = if slot.generation == t.generation.0 && slot.key == key {
-            slot.nh
-        } else {
-            let nh = t.lookup4(vrf, dst)?;
-            *slot = CacheEntry {
-                generation: t.generation.0,
-                key,
-                nh,
-            };
-            nh
+        let nh = match slot.get(t, key) {
+            Some(nh) => nh,
+            None => slot.set(t, key, t.lookup4(vrf, dst)?),
         };
         self.dst = key;
         self.dst_nh = nh;
@@ -386,23 +379,18 @@ impl Memo {
         // no VNI lookup and no byte swap.
         let ck = vxlan_cache_key(key);
         let slot = &mut cache[cache_slot(ck)];
-        let nh = if slot.generation == t.generation.0 && slot.key == ck {
-            slot.nh
-        } else {
-            let vni = ((key >> 32) as u32).swap_bytes() >> 8;
-            let dst = (key as u32).swap_bytes();
-            let vrf = if vni == self.vni {
-                self.vni_vrf
-            } else {
-                self.vni_miss(t, vni)?
-            };
-            let nh = t.lookup4(vrf, dst)?;
-            *slot = CacheEntry {
-                generation: t.generation.0,
-                key: ck,
-                nh,
-            };
-            nh
+        let nh = match slot.get(t, ck) {
+            Some(nh) => nh,
+            None => {
+                let vni = ((key >> 32) as u32).swap_bytes() >> 8;
+                let dst = (key as u32).swap_bytes();
+                let vrf = if vni == self.vni {
+                    self.vni_vrf
+                } else {
+                    self.vni_miss(t, vni)?
+                };
+                slot.set(t, ck, t.lookup4(vrf, dst)?)
+            }
         };
         (self.vx_key, self.vx_nh) = (key, nh);
         Some(nh)
@@ -423,16 +411,10 @@ impl Memo {
     #[inline(always)]
     fn action(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) -> &Action {
         if nh != self.nh {
-            self.resolve(core, t, nh);
+            self.act = resolve(core, t, nh);
+            self.nh = nh;
         }
         &self.act
-    }
-
-    /// Resolves `nh` into the memo.
-    #[inline(always)]
-    fn resolve(&mut self, core: &CoreCtx, t: &Tables, nh: NhIdx) {
-        self.act = resolve(core, t, nh);
-        self.nh = nh;
     }
 }
 
@@ -510,6 +492,23 @@ impl CacheEntry {
         key: 0,
         nh: 0,
     };
+
+    /// The nexthop this entry holds for `key` in tables `t`, if it does.
+    #[inline(always)]
+    fn get(&self, t: &Tables, key: u64) -> Option<NhIdx> {
+        (self.generation == t.generation.0 && self.key == key).then_some(self.nh)
+    }
+
+    /// Holds `nh` for `key` in tables `t` from now on; returns `nh`.
+    #[inline(always)]
+    fn set(&mut self, t: &Tables, key: u64, nh: NhIdx) -> NhIdx {
+        *self = CacheEntry {
+            generation: t.generation.0,
+            key,
+            nh,
+        };
+        nh
+    }
 }
 
 /// `true` when the 20-byte IPv4 header at `at` of `h` has a correct checksum: its
@@ -552,7 +551,7 @@ pub(super) fn decrement_ttl<const N: usize>(d: &mut [u8; N], at: usize) {
     d[at + 10..at + 12].copy_from_slice(&c.to_le_bytes());
 }
 
-/// An inner IPv4 packet that passed the checks route_v4 makes and was looked up.
+/// A VM's IPv4 packet that passed the checks [`route4`] makes and was looked up.
 struct Routed {
     nh: NhIdx,
     /// IP total length.
@@ -582,7 +581,7 @@ fn route4(
         vrf,
         u32::from_be_bytes([h[16], h[17], h[18], h[19]]),
     )?;
-    let syn = h[9] == ipv4::PROTO_TCP && (ip[..total].get(33).is_none_or(|f| f & 0x02 != 0));
+    let syn = h[9] == ipv4::PROTO_TCP && tcp_syn(&ip[..total], 0);
     Some(Routed { nh, total, syn })
 }
 
@@ -795,7 +794,12 @@ fn mpls_in<P: Packet, const OFF: usize>(
     if !deliver::<P, true>(p, ip - ETH, &eth) {
         return None;
     }
-    m.events[if OFF == MPLS_UDP { 1 } else { 2 }] += 1;
+    let encap = if OFF == MPLS_UDP {
+        Encap::MplsUdp
+    } else {
+        Encap::MplsGre
+    };
+    m.events[ev_of(encap)] += 1;
     Some(port)
 }
 
