@@ -164,7 +164,6 @@ impl Worker {
         }
     }
 
-    /// Flushes the TX buffers of the ports in `active` (those the worker has).
     /// Sets `active` to the ports this worker has a TX queue on (capacity reserved up front:
     /// no allocation).
     fn active_tx(&self, active: &mut Vec<usize>) {
@@ -178,6 +177,7 @@ impl Worker {
         );
     }
 
+    /// Flushes the TX buffers of the ports in `active` (those the worker has).
     fn flush(&mut self, active: &[usize]) {
         for &port in active {
             if let Some(Some(txb)) = self.tx.get_mut(port) {
@@ -210,6 +210,12 @@ fn send(
             continue;
         };
         let pc = stats.port(usize::from(out));
+        let queued = |packets: u64, bytes: u64| {
+            if let Some(pc) = pc {
+                pc.tx_packets.add(packets);
+                pc.tx_bytes.add(bytes);
+            }
+        };
         let (mut packets, mut bytes) = (0u64, 0u64);
         loop {
             packets += 1;
@@ -217,10 +223,7 @@ fn send(
             let r = txb.push(m);
             if r.dropped > 0 {
                 // Counted as queued first, so that the counters never go below zero.
-                if let Some(pc) = pc {
-                    pc.tx_packets.add(packets);
-                    pc.tx_bytes.add(bytes);
-                }
+                queued(packets, bytes);
                 (packets, bytes) = (0, 0);
                 count_tx_drops(stats, usize::from(out), r);
             }
@@ -229,10 +232,7 @@ fn send(
                 None => break,
             }
         }
-        if let Some(pc) = pc {
-            pc.tx_packets.add(packets);
-            pc.tx_bytes.add(bytes);
-        }
+        queued(packets, bytes);
     }
 }
 
