@@ -227,15 +227,7 @@ if [[ -n $PCAP_DIR ]]; then
     PCAP_DIR=$(cd "$PCAP_DIR" && pwd)
 else
     PCAP_DIR=$REPO_ROOT/target/bench-pcaps/flows-$FLOWS
-    if [[ ! -f $PCAP_DIR/bench-meta.json ]]; then
-        if ! /usr/bin/python3 -c 'import scapy.all' 2>/dev/null; then
-            die "generating the pcaps needs Debian's python3-scapy (scripts/setup-host.sh), or --pcap-dir"
-        fi
-        log "generating $FLOWS-flow pcaps in $PCAP_DIR (scapy, ~30 s)"
-        /usr/bin/python3 "$REPO_ROOT/tests/fixtures/gen_bench.py" "$PCAP_DIR.tmp" --flows "$FLOWS"
-        rm -rf "$PCAP_DIR"
-        mv "$PCAP_DIR.tmp" "$PCAP_DIR"
-    fi
+    bench_pcaps "$PCAP_DIR" "$FLOWS"
 fi
 for e in "${ENCAP_LIST[@]}"; do
     [[ -s $PCAP_DIR/bench-$e.pcap ]] || die "$PCAP_DIR/bench-$e.pcap missing"

@@ -24,14 +24,9 @@ for c in valgrind callgrind_annotate dpdk-testpmd; do
     command -v "$c" >/dev/null || { echo "icount-process: $c is needed (apt-get install valgrind dpdk)" >&2; exit 1; }
 done
 cargo build --release --bin vrouter >/dev/null 2>&1 || cargo build --release --bin vrouter
-PCAP_DIR=target/bench-pcaps/flows-4096
-if [[ ! -f $PCAP_DIR/bench-meta.json ]]; then
-    /usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
-        { echo "icount-process: making the pcap needs python3-scapy (scripts/setup-host.sh)" >&2; exit 1; }
-    /usr/bin/python3 tests/fixtures/gen_bench.py "$PCAP_DIR.tmp" --flows 4096
-    rm -rf "$PCAP_DIR" && mv "$PCAP_DIR.tmp" "$PCAP_DIR"
-fi
-PCAP=$(pwd)/$PCAP_DIR/bench-$ENCAP.pcap
+PCAP_DIR=$(pwd)/target/bench-pcaps/flows-4096
+LOG_TAG=icount-process bench_pcaps "$PCAP_DIR" 4096
+PCAP=$PCAP_DIR/bench-$ENCAP.pcap
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 

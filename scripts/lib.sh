@@ -476,3 +476,17 @@ label = 300
 nexthop = 11
 EOF
 }
+
+# bench_pcaps DIR FLOWS: the bench traffic (tests/fixtures/gen_bench.py: VXLAN, MPLSoUDP and
+# MPLSoGRE pcaps of FLOWS flows) in DIR, made with Debian's scapy unless already there.
+bench_pcaps() {
+    local dir=$1 flows=$2 gen
+    [[ -f $dir/bench-meta.json ]] && return 0
+    gen=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/fixtures/gen_bench.py
+    /usr/bin/python3 -c 'import scapy.all' 2>/dev/null ||
+        die "generating the pcaps needs Debian's python3-scapy (scripts/setup-host.sh), or pcaps made elsewhere (bench.sh --pcap-dir)"
+    log "generating $flows-flow pcaps in $dir (scapy, ~30 s)"
+    /usr/bin/python3 "$gen" "$dir.tmp" --flows "$flows" || die "gen_bench.py failed"
+    rm -rf "$dir"
+    mv "$dir.tmp" "$dir"
+}
