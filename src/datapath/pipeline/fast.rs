@@ -617,13 +617,7 @@ pub(super) fn fabric<P: Packet>(
     p: &mut P,
     v: &mut Verdict,
 ) -> bool {
-    match from_fabric(core, t, m, p) {
-        Some(port) => {
-            *v = Tx(port);
-            true
-        }
-        None => false,
-    }
+    taken(from_fabric(core, t, m, p), v)
 }
 
 /// A packet from vif `port`: `true` when the fast path took it (and wrote its verdict).
@@ -636,13 +630,13 @@ pub(super) fn vif<P: Packet>(
     p: &mut P,
     v: &mut Verdict,
 ) -> bool {
-    match from_vif(core, t, m, port, p) {
-        Some(port) => {
-            *v = Tx(port);
-            true
-        }
-        None => false,
-    }
+    taken(from_vif(core, t, m, port, p), v)
+}
+
+/// Writes `Tx(out)` to `v` when a fast path took the packet (gave its port `out`).
+#[inline(always)]
+fn taken(out: Option<PortIdx>, v: &mut Verdict) -> bool {
+    out.map(|port| *v = Tx(port)).is_some()
 }
 
 /// A packet from the fabric: the port it goes out of, or `None` (untouched).
